@@ -1,0 +1,22 @@
+# genjax: two commands. Each sets up .venv from the pinned requirements when it is missing.
+PY      := .venv/bin/python
+STAMP   := .venv/.installed
+JOBS    ?= 2
+
+.PHONY: demo test figures benchmarks clean-venv
+
+$(STAMP): requirements.txt setup.cfg pyproject.toml
+	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m experiments.demo --workdir runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile tests
+
+clean-venv:
+	rm -rf .venv
