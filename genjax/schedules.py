@@ -357,8 +357,8 @@ def time_grid(s: Schedule, num_steps: int, kind: str = "uniform", rho: float = 7
             a, b = math.exp(-lam_lo / rho), math.exp(-lam_hi / rho)
             lam = -rho * jnp.log(a + frac * (b - a))
         ts = s.t_from_log_snr(lam)
-        ts = ts.at[0].set(s.t_max).at[-1].set(s.t_min)
-    return ts.astype(jnp.float32)
+    # pin the ends exactly (rounding in the spacing formulas must not move them)
+    return ts.astype(jnp.float32).at[0].set(s.t_max).at[-1].set(s.t_min)
 
 
 # --- training-time samplers for t ----------------------------------------------------------------
