@@ -1,0 +1,162 @@
+"""Tests for genjax.predictions: round trips for every kind and schedule, and closed forms."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genjax import predictions, schedules
+
+SCHEDULES = {
+    "vp_linear": schedules.vp_linear(),
+    "vp_cosine": schedules.vp_cosine(),
+    "sub_vp": schedules.sub_vp(),
+    "ve": schedules.ve(),
+    "edm": schedules.edm(),
+    "rectified": schedules.rectified(),
+}
+
+
+def _times(s, n=7):
+    # Interior grid plus both ends (the ends are the worst-conditioned points).
+    return jnp.linspace(s.t_min, s.t_max, n, dtype=jnp.float32)
+
+
+def _draws(key, n, d=3):
+    k1, k2 = jax.random.split(key)
+    return jax.random.normal(k1, (n, d)), jax.random.normal(k2, (n, d))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_round_trip(name, key):
+    s = SCHEDULES[name]
+    t = _times(s)
+    x0, eps = _draws(key, t.shape[0])
+    x = s.alpha(t)[:, None] * x0 + s.sigma(t)[:, None] * eps
+
+    @jax.jit
+    def trips(x0, x, t):
+        outs = {k: predictions.from_denoiser(k, s, x0, x, t) for k in predictions.KINDS}
+        return outs, {k: predictions.to_denoiser(k, s, o, x, t) for k, o in outs.items()}
+
+    outs, backs = trips(x0, x, t)
+    # float32: each conversion divides by alpha or sigma, amplifying rounding of |x| by at most
+    # max(|x|/alpha, |x|/sigma) ~ 1e4 at the ill-conditioned ends; relative 1e-5 of that bound is
+    # loose there and tight (~1e-5 absolute) in the interior.
+    a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
+    scale = np.asarray(1.0 + jnp.abs(x) * (1.0 / a + 1.0 / sg))
+    for kind in predictions.KINDS:
+        assert np.all(np.isfinite(np.asarray(outs[kind]))), kind
+        assert np.all(np.abs(np.asarray(backs[kind] - x0)) <= 1e-5 * scale), kind
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_any_to_any_round_trip(name, key):
+    s = SCHEDULES[name]
+    t = jnp.linspace(s.t_min + 0.1 * (s.t_max - s.t_min), s.t_min + 0.9 * (s.t_max - s.t_min), 5)
+    x0, eps = _draws(key, t.shape[0])
+    x = s.alpha(t)[:, None] * x0 + s.sigma(t)[:, None] * eps
+
+    @jax.jit
+    def pairs(x0, x, t):
+        refs = {k: predictions.from_denoiser(k, s, x0, x, t) for k in predictions.KINDS}
+        return refs, {(a, b): predictions.convert(a, b, s, refs[a], x, t)
+                      for a in predictions.KINDS for b in predictions.KINDS}
+
+    refs, outs = pairs(x0, x, t)
+    for (a, b), out_b in outs.items():
+        ref = refs[b]
+        # interior times, float32: relative 1e-4 of the output magnitude
+        np.testing.assert_allclose(out_b, ref, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(ref))),
+                                   err_msg=f"{a} -> {b}")
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_closed_forms(name, key):
+    """With D = x0 (a one-point posterior): eps, score, v and velocity have closed forms."""
+    s = SCHEDULES[name]
+    t = jnp.linspace(s.t_min + 0.05 * (s.t_max - s.t_min), s.t_min + 0.95 * (s.t_max - s.t_min), 5)
+    x0, eps = _draws(key, t.shape[0])
+    a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
+    x = a * x0 + sg * eps
+    tol = dict(rtol=2e-4, atol=2e-4)  # float32 arithmetic on O(1)-O(50) values
+    np.testing.assert_allclose(predictions.from_denoiser("eps", s, x0, x, t), eps, **tol)
+    np.testing.assert_allclose(predictions.from_denoiser("score", s, x0, x, t) * sg, -eps, **tol)
+    n = jnp.sqrt(a**2 + sg**2)
+    np.testing.assert_allclose(predictions.from_denoiser("v", s, x0, x, t), (a * eps - sg * x0) / n, **tol)
+    # velocity: d/dt [alpha(t) x0 + sigma(t) eps] by forward-mode autodiff of the path
+    path = lambda tt: s.alpha(tt)[:, None] * x0 + s.sigma(tt)[:, None] * eps
+    dxdt = jax.jvp(path, (t,), (jnp.ones_like(t),))[1]
+    np.testing.assert_allclose(predictions.from_denoiser("velocity", s, x0, x, t), dxdt,
+                               rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(dxdt))))
+
+
+def test_v_is_salimans_ho_on_vp(key):
+    s = schedules.vp_cosine()
+    t = jnp.array([0.1, 0.5, 0.9])
+    x0, eps = _draws(key, 3)
+    a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
+    v = predictions.from_denoiser("v", s, x0, a * x0 + sg * eps, t)
+    np.testing.assert_allclose(v, a * eps - sg * x0, rtol=1e-5, atol=1e-5)  # n = 1 exactly on VP
+
+
+def test_velocity_is_probability_flow_field(key):
+    """velocity(D) == f x - g^2/2 * score(D) for an arbitrary D (the identity in the docstring)."""
+    for s in (schedules.vp_linear(), schedules.ve(), schedules.rectified()):
+        t = jnp.array([0.2, 0.5, 0.8])
+        x, d = _draws(key, 3)
+        u = predictions.from_denoiser("velocity", s, d, x, t)
+        score = predictions.from_denoiser("score", s, d, x, t)
+        pf = s.f(t)[:, None] * x - 0.5 * s.g2(t)[:, None] * score
+        np.testing.assert_allclose(u, pf, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(pf))))
+
+
+def test_broadcast_scalar_and_batched_t_over_images(key):
+    s = schedules.vp_linear()
+    x = jax.random.normal(key, (4, 2, 3, 3))
+    d = 0.5 * x
+    out_scalar = predictions.from_denoiser("eps", s, d, x, 0.3)
+    out_batched = predictions.from_denoiser("eps", s, d, x, jnp.full((4,), 0.3))
+    np.testing.assert_allclose(out_scalar, out_batched, rtol=1e-6)
+    assert out_scalar.shape == x.shape
+    f = jax.jit(jax.vmap(lambda xi, ti: predictions.to_denoiser("v", s, xi[None], xi[None], ti)[0]))
+    assert f(x, jnp.linspace(0.1, 0.9, 4)).shape == x.shape
+
+
+def test_unknown_kind_raises():
+    s = schedules.vp_linear()
+    x = jnp.zeros((2, 2))
+    with pytest.raises(ValueError, match="prediction kind"):
+        predictions.to_denoiser("noise", s, x, x, 0.5)
+    with pytest.raises(ValueError, match="prediction kind"):
+        predictions.from_denoiser("flow", s, x, x, 0.5)
+    with pytest.raises(ValueError, match="prediction kind"):
+        predictions.denoiser_from_prediction(lambda x, t: x, "eps0", s)
+
+
+def test_edm_precond_closed_forms():
+    sd = 0.5
+    sigma = jnp.array([0.002, 0.1, 0.5, 2.0, 80.0])
+    c_skip, c_out, c_in, c_noise = predictions.edm_precond(sigma, sd)
+    # Gaussian data N(0, sd^2), alpha = 1: exact D = sd^2 / (sigma^2 + sd^2) x = c_skip x, so an
+    # ideal network outputs F = 0; c_in normalises Var(x_sigma) = sigma^2 + sd^2 to one.
+    np.testing.assert_allclose(c_skip, sd**2 / (sigma**2 + sd**2), rtol=1e-6)
+    np.testing.assert_allclose(c_in**2 * (sigma**2 + sd**2), 1.0, rtol=1e-5)
+    # Var of the F-target (x0 - c_skip x) / c_out is one for every sigma (Karras et al. eq. 8).
+    var_target = ((1 - c_skip) ** 2 * sd**2 + c_skip**2 * sigma**2) / c_out**2
+    np.testing.assert_allclose(var_target, 1.0, rtol=1e-4)
+    np.testing.assert_allclose(c_noise, 0.25 * np.log(np.asarray(sigma)), rtol=1e-6)
+    np.testing.assert_allclose(predictions.edm_loss_weight(sigma, sd) * c_out**2, 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="sigma_data"):
+        predictions.edm_precond(sigma, 0.0)
+
+
+def test_edm_target_is_minus_v_for_unit_data(key):
+    """With sd = 1 and alpha = 1, EDM's F-target (x0 - c_skip x)/c_out is -v (normalised v)."""
+    s = schedules.edm(sigma_data=1.0)
+    sigma = jnp.array([0.1, 1.0, 10.0])
+    x0, eps = _draws(key, 3)
+    x = x0 + sigma[:, None] * eps
+    c_skip, c_out, _, _ = predictions.edm_precond(sigma, 1.0)
+    target = (x0 - c_skip[:, None] * x) / c_out[:, None]
+    v = predictions.from_denoiser("v", s, x0, x, sigma)
+    np.testing.assert_allclose(target, -v, rtol=1e-4, atol=1e-5)
