@@ -4,9 +4,10 @@
     x1, info = integrate(field, heun(), ts, x0)          # field(t, x) -> dx/dt, info.nfe
     x1, info = dopri5(field, t0, t1, x0, rtol=1e-5, atol=1e-5)   # info.converged, info.nfe
 """
+from genjax.integrators.adaptive import AdaptiveInfo, dopri5
 from genjax.integrators.base import IntegrateInfo, Solver, integrate
 from genjax.integrators.ode import euler, heun, midpoint, rk4
 from genjax.integrators.sde import SDE, euler_maruyama
 
-__all__ = ["IntegrateInfo", "SDE", "Solver", "euler", "euler_maruyama", "heun", "integrate", "midpoint",
-           "rk4"]
+__all__ = ["AdaptiveInfo", "IntegrateInfo", "SDE", "Solver", "dopri5", "euler", "euler_maruyama", "heun",
+           "integrate", "midpoint", "rk4"]

@@ -59,7 +59,7 @@ class IntegrateInfo(NamedTuple):
 # --- pytree arithmetic (the states of integrators are arbitrary pytrees) --------------------------
 def tree_axpy(a, x: PyTree, y: PyTree) -> PyTree:
     """y + a * x, leafwise (a is a scalar, possibly traced)."""
-    return jax.tree_util.tree_map(lambda xi, yi: yi + (a * xi).astype(yi.dtype), x, y)
+    return jax.tree_util.tree_map(lambda xi, yi: yi + (a * xi).astype(jnp.result_type(yi)), x, y)
 
 
 def tree_lincomb(x: PyTree, coeffs, ds) -> PyTree:
@@ -68,7 +68,7 @@ def tree_lincomb(x: PyTree, coeffs, ds) -> PyTree:
         out = xi
         for c, d in zip(coeffs, di):
             if not (isinstance(c, (int, float)) and c == 0):
-                out = out + (c * d).astype(xi.dtype)
+                out = out + (c * d).astype(jnp.result_type(xi))
         return out
 
     return jax.tree_util.tree_map(combine, x, *ds)
@@ -118,6 +118,7 @@ def integrate(field, solver: Solver, ts: Array, x: PyTree, key=None, *,
     check_grid(ts)
     ts = jnp.asarray(ts)
     n = ts.shape[0] - 1
+    x = jax.tree_util.tree_map(jnp.asarray, x)
 
     def body(carry, inp):
         x, state, nfe = carry
