@@ -1,0 +1,222 @@
+"""Tests for genjax/data/mixture.py: the exact Gaussian-mixture oracle.
+
+Oracles: autodiff of the noised log-density (score), Tweedie's formula (denoiser), Bayes' rule
+(class posteriors), numerical quadrature (normalisation), sample moments, and float64 versions of
+the same quantities for float32 accuracy at both ends of every schedule.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genjax import schedules as S
+from genjax.data import mixture as M
+
+SCHEDULES = {
+    "vp_linear": S.vp_linear(), "vp_cosine": S.vp_cosine(), "sub_vp": S.sub_vp(), "ve": S.ve(),
+    "edm": S.edm(), "rectified": S.rectified(),
+}
+FRACS = (0.0, 0.5, 1.0)  # t = t_min, the middle, t = t_max
+
+
+def _times(s):
+    return [s.t_min + f * (s.t_max - s.t_min) for f in FRACS]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """A random 3-component diagonal mixture in 2-D, clean samples and noise (numpy, float32)."""
+    gm = M.random_mixture(3, 2, jax.random.key(0))
+    params = tuple(np.asarray(a) for a in (gm.means, gm.stds, gm.weights))
+    x0 = np.asarray(gm.sample(48, jax.random.key(1)))
+    eps = np.asarray(jax.random.normal(jax.random.key(2), x0.shape))
+    return params, x0, eps
+
+
+def _evaluate(params, x0, eps, dtype):
+    """{(schedule, t): (x_t, log p_t, score, D, autodiff score, alpha, sigma)} in `dtype`.
+
+    The three times go in one batch (t as a [B] vector) and one jitted call per schedule.
+    """
+    gm = M.GaussianMixture(*params)
+    n = len(x0)
+    out = {}
+    for name, s in SCHEDULES.items():
+        lp, sc, den = gm.noised_log_prob(s), gm.score(s), gm.denoiser(s)
+        grad = jax.grad(lambda x, t: lp(x, t).sum())
+        fn = jax.jit(lambda x, t: (lp(x, t), sc(x, t), den(x, t), grad(x, t)))
+        times = _times(s)
+        tt = jnp.asarray(np.repeat(times, n), dtype)
+        a, sg = np.asarray(s.alpha(tt))[:, None], np.asarray(s.sigma(tt))[:, None]
+        # the same float32 x_t in both precisions, so differences are pure arithmetic error
+        xt = np.asarray(np.float32(a) * np.tile(x0, (3, 1)) + np.float32(sg) * np.tile(eps, (3, 1)), np.float32)
+        x = jnp.asarray(xt, dtype)
+        vals = [np.asarray(v, np.float64) for v in (x, *fn(x, tt), a, sg)]
+        for i, t in enumerate(times):
+            out[(name, t)] = tuple(v[i * n:(i + 1) * n] for v in vals)
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(problem):
+    r32 = _evaluate(*problem, jnp.float32)
+    with jax.enable_x64(True):
+        r64 = _evaluate(*problem, jnp.float64)
+    return r32, r64
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_score_is_gradient_and_denoiser_is_tweedie_float64(results, name):
+    """In float64: score == grad_x log p_t (autodiff) and D == (x + sigma^2 score) / alpha.
+
+    Tolerance 1e-9 relative to the largest entry: both sides are exact formulas, float64 round-off
+    is ~1e-16 per op; dividing by alpha(t_max) ~ 6e-3 (VP) amplifies it by < 1e3.
+    """
+    _, r64 = results
+    for t in _times(SCHEDULES[name]):
+        x, _, sc, den, grad, a, sg = r64[(name, t)]
+        np.testing.assert_allclose(sc, grad, rtol=0, atol=1e-9 * np.abs(grad).max())
+        tweedie = (x + sg**2 * sc) / a
+        np.testing.assert_allclose(den, tweedie, rtol=0, atol=1e-9 * np.abs(den).max())
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_float32_matches_float64_at_both_ends(results, name):
+    """float32 log p_t, score, denoiser agree with float64 at t_min, middle and t_max, no NaN.
+
+    Tolerance 2e-5 relative to the largest entry (~170 float32 ulps; measured errors are ~1e-6)
+    and 2e-5 (1 + |log p|) for the log-density: a formula that cancelled catastrophically (e.g.
+    score = (alpha D - x) / sigma^2 at sigma = 2e-3, or 1 - alpha^2 in float32) fails this.
+    The float32 autodiff gradient must match the closed-form float32 score equally well.
+    """
+    r32, r64 = results
+    for t in _times(SCHEDULES[name]):
+        _, lp, sc, den, grad, _, _ = r32[(name, t)]
+        _, lp6, sc6, den6, _, _, _ = r64[(name, t)]
+        for v in (lp, sc, den, grad):
+            assert np.all(np.isfinite(v))
+        np.testing.assert_allclose(lp, lp6, rtol=0, atol=2e-5 * (1 + np.abs(lp6).max()))
+        np.testing.assert_allclose(sc, sc6, rtol=0, atol=2e-5 * np.abs(sc6).max())
+        np.testing.assert_allclose(den, den6, rtol=0, atol=2e-5 * np.abs(den6).max())
+        np.testing.assert_allclose(grad, sc6, rtol=0, atol=2e-5 * np.abs(sc6).max())
+
+
+def test_clean_end_t_zero_is_finite_and_exact():
+    """At t = 0 (EDM / rectified grids with to_zero) sigma = 0: D(x) = x and log p_0 = log_prob."""
+    gm = M.eight_gaussians_mixture()
+    x = gm.sample(16, jax.random.key(3))
+    for s in (S.edm(), S.rectified(t_min=0.0, t_max=1.0)):
+        np.testing.assert_allclose(gm.denoiser(s)(x, 0.0), x, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(gm.noised_log_prob(s)(x, 0.0), gm.log_prob(x), rtol=1e-6, atol=1e-5)
+    # rectified at t = 1 exactly: alpha = 0, x_t = eps ~ N(0, I) and D = E[x_0] = mixture mean
+    s = S.rectified(t_min=0.0, t_max=1.0)
+    d = gm.denoiser(s)(x, 1.0)
+    np.testing.assert_allclose(d, jnp.broadcast_to(gm.mean(), d.shape), atol=1e-6)
+    lp_normal = -0.5 * jnp.sum(x**2, -1) - np.log(2 * np.pi)
+    np.testing.assert_allclose(gm.noised_log_prob(s)(x, 1.0), lp_normal, rtol=1e-6, atol=1e-5)
+
+
+def test_vector_t_matches_scalar_t(key):
+    gm = M.random_mixture(4, 3, key)
+    s = S.vp_linear()
+    x = jax.random.normal(jax.random.key(5), (6, 3))
+    ts = jnp.linspace(0.01, 0.99, 6)
+    vec = gm.score(s)(x, ts)
+    one = jax.jit(gm.score(s))
+    row = jnp.stack([one(x[i:i + 1], ts[i])[0] for i in range(6)])
+    np.testing.assert_allclose(vec, row, rtol=1e-6, atol=1e-6)
+
+
+def test_log_prob_integrates_to_one_1d_and_2d():
+    """Riemann sums: error < 1e-3 (steps <= 0.15 std; smooth integrands make the sum accurate
+    far beyond that; mass outside the grids < 1e-8)."""
+    gm1 = M.GaussianMixture(np.array([[-1.0], [2.0]]), np.array([0.3, 0.7]), np.array([0.25, 0.75]))
+    x = jnp.linspace(-6.0, 8.0, 4001)[:, None]
+    for lp in (gm1.log_prob, lambda x: gm1.noised_log_prob(S.vp_linear())(x, 0.5)):
+        mass = float(jnp.sum(jnp.exp(lp(x))) * (x[1, 0] - x[0, 0]))
+        assert abs(mass - 1.0) < 1e-3, mass
+    gm2 = M.eight_gaussians_mixture()
+    g = jnp.linspace(-5.0, 5.0, 201)
+    xy = jnp.stack(jnp.meshgrid(g, g), -1).reshape(-1, 2)
+    mass = float(jnp.sum(jnp.exp(gm2.log_prob(xy))) * (g[1] - g[0]) ** 2)
+    assert abs(mass - 1.0) < 1e-3, mass
+
+
+def test_sample_moments(key):
+    """Mean within 4 standard errors, covariance within 5% of its largest entry (n = 40000)."""
+    gm = M.random_mixture(3, 2, key)
+    x = np.asarray(gm.sample(40000, jax.random.key(7)), np.float64)
+    cov = np.asarray(gm.cov(), np.float64)
+    se = np.sqrt(np.diag(cov) / len(x))
+    assert np.all(np.abs(x.mean(0) - np.asarray(gm.mean())) < 4 * se)
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.05 * np.abs(cov).max())
+
+
+def test_labels_and_class_posterior(key):
+    """Bayes: log p(k | x_t) = log w_k + log p_t(x | k) - log p_t(x); labels match at t_min."""
+    means = np.array([[-5.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    gm = M.GaussianMixture(means, np.full(3, 0.3), np.array([0.2, 0.3, 0.5]))
+    x, labels = gm.sample_with_labels(400, key)
+    assert labels.shape == (400,) and labels.dtype == jnp.int32
+    # label counts ~ Bin(400, w_k): within 5 sd
+    counts = np.bincount(np.asarray(labels), minlength=3)
+    sd = np.sqrt(400 * np.array([0.16, 0.21, 0.25]))
+    assert np.all(np.abs(counts - 400 * np.array([0.2, 0.3, 0.5])) < 5 * sd)
+    s = S.ve()
+    post = gm.class_log_prob(s)
+    # at t_min the components are > 15 stds apart: the posterior argmax recovers every label
+    assert np.mean(np.argmax(post(x, s.t_min), -1) == np.asarray(labels)) == 1.0
+    t = 0.4
+    logp = gm.noised_log_prob(s)(x, t)
+    manual = jnp.stack([jnp.log(gm.weights[k]) + gm.component(k).noised_log_prob(s)(x, t) for k in range(3)], -1)
+    np.testing.assert_allclose(post(x, t), manual - logp[:, None], atol=1e-4)
+    np.testing.assert_allclose(jax.nn.logsumexp(post(x, t), -1), 0.0, atol=1e-5)
+
+
+def test_pytree_jit_vmap(key):
+    gm = M.random_mixture(2, 3, key)
+    s = S.edm()
+    x = jax.random.normal(jax.random.key(9), (5, 3))
+    f = jax.jit(lambda g, x, t: g.denoiser(s)(x, t))
+    np.testing.assert_allclose(f(gm, x, 1.0), gm.denoiser(s)(x, 1.0), rtol=1e-5, atol=1e-6)
+    per_row = jax.vmap(lambda xi, ti: gm.score(s)(xi[None], ti)[0])(x, jnp.linspace(0.1, 5.0, 5))
+    np.testing.assert_allclose(per_row, gm.score(s)(x, jnp.linspace(0.1, 5.0, 5)), rtol=1e-5, atol=1e-6)
+
+
+def test_constructors():
+    g = M.gaussian([1.0, -2.0], 0.5)
+    assert g.means.shape == (1, 2) and g.stds.shape == (1, 2)
+    x = jnp.array([[1.0, -2.0]])
+    np.testing.assert_allclose(g.log_prob(x), -np.log(2 * np.pi * 0.25), rtol=1e-6)
+    gm = M.grid_mixture()
+    assert gm.num_components == 25 and gm.dim == 2
+    np.testing.assert_allclose(gm.mean(), 0.0, atol=1e-6)
+    two = M.two_gaussians_1d(separation=4.0, std=0.5)
+    np.testing.assert_allclose(two.cov(), [[4.0 + 0.25]], rtol=1e-6)  # var = s^2 + (sep/2)^2
+
+
+def test_bad_input_raises():
+    m = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="stds"):
+        M.GaussianMixture(m, np.array([1.0, 0.0]), np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="stds"):
+        M.GaussianMixture(m, -np.ones((2, 2)), np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="weights"):
+        M.GaussianMixture(m, np.ones(2), np.array([0.5, 0.6]))
+    with pytest.raises(ValueError, match="weights"):
+        M.GaussianMixture(m, np.ones(2), np.array([1.5, -0.5]))
+    with pytest.raises(ValueError, match="weights"):
+        M.GaussianMixture(m, np.ones(2), np.array([1.0]))
+    with pytest.raises(ValueError, match="stds"):
+        M.GaussianMixture(m, np.ones(3), np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="means"):
+        M.GaussianMixture(np.zeros(2), np.ones(2), np.array([0.5, 0.5]))
+    gm = M.GaussianMixture(m, np.ones(2), np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="x must have shape"):
+        gm.log_prob(jnp.zeros((4, 3)))
+    with pytest.raises(ValueError, match="k must be"):
+        gm.component(2)
+    with pytest.raises(ValueError, match="n must be"):
+        gm.sample(0, jax.random.key(0))
+    with pytest.raises(TypeError, match="Schedule"):
+        gm.score("vp_linear")
