@@ -1,0 +1,177 @@
+"""Tests of genjax.families.gan, gan_train and monoflow against closed forms."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from genjax.families import gan, gan_train, monoflow
+from genjax.nets.critics import MLPGenerator, ScalarMLP
+
+LOG2 = math.log(2.0)
+
+
+def _half(x):
+    """Logit 0 everywhere: D = sigmoid(0) = 1/2 (and a constant critic for the WGAN kinds)."""
+    return jnp.zeros(x.shape[0], x.dtype)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    k1, k2 = jax.random.split(jax.random.key(1))
+    return jax.random.normal(k1, (256, 2)), 2.0 + jax.random.normal(k2, (256, 2))
+
+
+def test_losses_at_d_half_match_closed_forms(batch, key):
+    real, fake = batch
+    # D = 1/2: -E log D(real) - E log(1 - D(fake)) = 2 log 2 for every logistic kind.
+    for kind in ("minimax", "non_saturating", "monoflow"):
+        np.testing.assert_allclose(gan.critic_loss(kind, _half, real, fake, key), 2 * LOG2, rtol=1e-6)
+    # Generator: minimax E log(1 - 1/2) = -log 2; non-saturating -E log(1/2) = log 2.
+    np.testing.assert_allclose(gan.generator_loss("minimax", _half, fake), -LOG2, rtol=1e-6)
+    np.testing.assert_allclose(gan.generator_loss("non_saturating", _half, fake), LOG2, rtol=1e-6)
+    # MonoFlow -h(0): vanilla -softplus(0) = -log 2, non-saturating log 2, logit/arcsinh 0.
+    expect = {"vanilla": -LOG2, "non_saturating": LOG2, "logit": 0.0, "arcsinh": 0.0}
+    for h, value in expect.items():
+        # atol 1e-6: a few float32 ulps of log 2 (softplus(0) rounds to within 4e-7).
+        np.testing.assert_allclose(gan.generator_loss("monoflow", _half, fake, h=h), value, atol=1e-6)
+    # A constant critic: Wasserstein losses 0, reflow 0 (no gradient), WGAN-GP lambda (0 - 1)^2.
+    for kind in ("wgan", "reflow_critic"):
+        assert abs(float(gan.critic_loss(kind, _half, real, fake, key))) < 1e-7
+    # tolerance: the norm is sqrt(0 + 1e-12) = 1e-6, so lambda (1 - 1e-6)^2 differs by 2e-5.
+    np.testing.assert_allclose(gan.critic_loss("wgan_gp", _half, real, fake, key, gp_weight=10.0),
+                               10.0, rtol=1e-5)
+
+
+def test_gradient_penalty_of_linear_critic(batch, key):
+    real, fake = batch
+    w = jnp.array([0.6, -0.8])                    # unit norm
+    unit = lambda x: x @ w + 3.0                  # noqa: E731
+    assert float(gan.gradient_penalty(unit, real, fake, key)) < 1e-10
+    # ||grad|| = 2: (2 - 1)^2 = 1; zero-centred: (2 - 0)^2 = 4 (exact up to the 1e-12 in the norm).
+    twice = lambda x: x @ (2 * w)                 # noqa: E731
+    np.testing.assert_allclose(gan.gradient_penalty(twice, real, fake, key), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(gan.gradient_penalty(twice, real, fake, key, center=0.0), 4.0, rtol=1e-6)
+
+
+def _quadratic(theta, x):
+    """D(x) = a x^2 / 2 + b x + c on x [B, 1]."""
+    a, b, c = theta
+    return 0.5 * a * x[:, 0] ** 2 + b * x[:, 0] + c
+
+
+def _newton(loss, theta, num_iters):
+    """num_iters Newton steps on a smooth convex loss of 3 parameters, in one jit.
+
+    The constant c of the critic is unidentified in the reflow loss (D + const has the same loss):
+    a 1e-6 ridge on the Hessian pins it without moving (a, b) measurably.
+    """
+    def body(theta, _):
+        hess = jax.hessian(loss)(theta) + 1e-6 * jnp.eye(3)
+        return theta - jnp.linalg.solve(hess, jax.grad(loss)(theta)), None
+
+    return jax.jit(lambda th: jax.lax.scan(body, th, None, length=num_iters)[0])(theta)
+
+
+@pytest.mark.parametrize("m0,s0,m1,s1", [(-1.0, 1.0, 2.0, 1.0), (0.5, 0.5, -1.0, 1.5)])
+def test_reflow_critic_optimum_on_1d_gaussians(m0, s0, m1, s1, key):
+    # fake ~ N(m0, s0^2) = x_0, real ~ N(m1, s1^2) = x_1. The loss is quadratic in (a, b, c) for a
+    # fixed key (fixed samples and t), so one Newton step from 0 is its exact minimiser.
+    n = 200_000
+    k0, k1, kt = jax.random.split(key, 3)
+    fake = m0 + s0 * jax.random.normal(k0, (n, 1))
+    real = m1 + s1 * jax.random.normal(k1, (n, 1))
+    loss = lambda th: gan.critic_loss("reflow_critic", lambda x: _quadratic(th, x), real, fake, kt)  # noqa
+    a, b, _ = _newton(loss, jnp.zeros(3), 1)
+    v = (s0**2 + s1**2) / 3 + (m1 - m0) ** 2 / 12
+    a_star = (s1**2 - s0**2) / (2 * v)
+    b_star = (m1 - m0) - a_star * (m0 + m1) / 2
+    # tolerance 0.03: Monte Carlo error of second moments from 2e5 samples is ~ 3e-3 relative.
+    np.testing.assert_allclose(a, a_star, atol=0.03)
+    np.testing.assert_allclose(b, b_star, atol=0.03)
+    # sign and slope: the mean slope over the interpolation equals the mean gap m1 - m0.
+    mean_slope = a * (m0 + m1) / 2 + b
+    np.testing.assert_allclose(mean_slope, m1 - m0, atol=0.03)
+    if s0 == s1:   # equal variances: linear critic, slope m1 - m0 > 0 (rises towards the data)
+        assert abs(float(a)) < 0.03 and float(b) > 0
+
+
+def test_logistic_discriminator_optimum_is_log_ratio(key):
+    # MonoFlow's discriminator: logistic loss on p = N(1, 0.5^2) (real) vs q = N(-1, 1) (fake).
+    # log p/q is quadratic, so a quadratic logit reaches it exactly; Newton on the convex loss.
+    n = 100_000
+    k0, k1 = jax.random.split(key)
+    real = 1.0 + 0.5 * jax.random.normal(k0, (n, 1))
+    fake = -1.0 + jax.random.normal(k1, (n, 1))
+    loss = lambda th: gan.critic_loss("monoflow", lambda x: _quadratic(th, x), real, fake, key)  # noqa
+    theta = _newton(loss, jnp.zeros(3), 12)
+    # log N(x; 1, .25) - log N(x; -1, 1) = -2 (x-1)^2 + (x+1)^2 / 2 - log 0.5
+    a_star, b_star, c_star = -4.0 + 1.0, 4.0 + 1.0, -2.0 + 0.5 + math.log(2.0)
+    # tolerance 0.1: MC error of the fitted logistic coefficients at 1e5 samples per class.
+    np.testing.assert_allclose(theta, [a_star, b_star, c_star], atol=0.1)
+
+
+def test_monoflow_velocity_and_particle_targets(key):
+    w = jnp.array([1.5, -0.5])
+    critic = lambda x: x @ w                      # noqa: E731
+    x = jax.random.normal(key, (64, 2))
+    d = x @ w
+    slopes = {"vanilla": jax.nn.sigmoid(d), "non_saturating": jax.nn.sigmoid(-d),
+              "logit": jnp.ones_like(d), "arcsinh": 1.0 / jnp.sqrt(1.0 + d**2)}
+    for h, hp in slopes.items():
+        assert float(jnp.min(hp)) > 0             # every variant is increasing
+        np.testing.assert_allclose(monoflow.velocity(critic, x, h), hp[:, None] * w, rtol=1e-5)
+        # the train step's generic targets x - eta B grad L_gen equal MonoFlow's x + eta grad h(d)
+        obj = gan.objective("monoflow", h=h)
+        np.testing.assert_allclose(gan_train.particle_targets(obj, critic, x, 0.1),
+                                   monoflow.particle_targets(critic, x, 0.1, h), rtol=1e-5, atol=1e-6)
+
+
+def test_bad_input_raises():
+    opt = optax.sgd(1e-3)
+    gen = lambda p, z: z                          # noqa: E731
+    critic = lambda p, x: x[:, 0]                 # noqa: E731
+    with pytest.raises(ValueError, match="n_critic"):
+        gan_train.make_train_step(gan.objective("wgan"), gen, critic, opt, opt, 2, n_critic=0)
+    with pytest.raises(ValueError, match="n_gen"):
+        gan_train.make_train_step(gan.objective("wgan"), gen, critic, opt, opt, 2, n_gen=0)
+    with pytest.raises(ValueError, match="kind"):
+        gan.objective("lsgan")
+    with pytest.raises(ValueError, match="h must be"):
+        gan.objective("monoflow", h="cubic")
+    with pytest.raises(ValueError, match="critic must map"):
+        gan.critic_loss("wgan", lambda x: x, jnp.ones((4, 2)), jnp.ones((4, 2)), jax.random.key(0))
+
+
+@pytest.fixture(scope="module")
+def nets():
+    gen = MLPGenerator(out_shape=(2,), hidden=(32, 32))
+    crit = ScalarMLP(hidden=(32, 32))
+    gp = jax.jit(gen.init)(jax.random.key(1), jnp.zeros((1, 2)))
+    cp = jax.jit(crit.init)(jax.random.key(2), jnp.zeros((1, 2)))
+    return gen, crit, gp, cp
+
+
+@pytest.mark.parametrize("kind,particle", [("wgan", None), ("monoflow", 0.05)])
+def test_train_step_counts_updates_and_projects(nets, kind, particle, key):
+    gen, crit, gp, cp = nets
+    n_critic, n_gen = 3, 2
+    g_opt, c_opt = optax.adam(1e-3), optax.adam(1e-3)
+    step = gan_train.make_train_step(gan.objective(kind, clip=0.05), gen.apply, crit.apply, g_opt, c_opt,
+                                     latent_dim=2, n_critic=n_critic, n_gen=n_gen,
+                                     particle_step_size=particle)
+    state = gan_train.init_state(gp, cp, g_opt, c_opt)
+    real = jax.random.normal(key, (n_critic * 16, 2))
+    state, metrics = jax.jit(step)(state, real, key)
+    state, metrics = jax.jit(step)(state, real, jax.random.fold_in(key, 1))
+    # two steps: adam counted n_critic critic updates and n_gen generator updates per step.
+    assert int(state.critic_opt_state[0].count) == 2 * n_critic
+    assert int(state.gen_opt_state[0].count) == 2 * n_gen
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    if kind == "wgan":   # weight clipping keeps every critic parameter in [-c, c]
+        leaves = jax.tree_util.tree_leaves(state.critic_params)
+        assert max(float(jnp.max(jnp.abs(p))) for p in leaves) <= 0.05 + 1e-7
+    with pytest.raises(ValueError, match="multiple of n_critic"):
+        step(state, real[:-1], key)
