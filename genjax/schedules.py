@@ -96,7 +96,8 @@ class Schedule(abc.ABC):
     # --- prior ------------------------------------------------------------------------------
     def prior_std(self) -> float:
         """Std of the prior N(0, sigma(t_max)^2 I); alpha(t_max) x_0 is neglected by convention."""
-        return float(self.sigma(jnp.float32(self.t_max)))
+        with jax.ensure_compile_time_eval():  # a Python float also under jit (t_max is static)
+            return float(self.sigma(jnp.float32(self.t_max)))
 
     def prior_sample(self, shape, key) -> Array:
         """x ~ N(0, sigma(t_max)^2 I) with the given shape."""
