@@ -40,8 +40,8 @@ def _check_kind(kind) -> None:
         raise ValueError(f"unknown prediction kind {kind!r}; choose one of {KINDS}")
 
 
-def _bcast(t: Array, x: Array) -> Array:
-    """t: [] or [B] -> broadcastable against x: [B, ...]."""
+def broadcast_time(t: Array, x: Array) -> Array:
+    """t: [] or [B] -> broadcastable against x: [B, ...] (trailing singleton axes added)."""
     t = jnp.asarray(t, jnp.result_type(float))
     if t.ndim == 0:
         return t
@@ -75,7 +75,7 @@ def to_denoiser(kind: str, s: Schedule, out: Array, x: Array, t: Array) -> Array
     _check_kind(kind)
     if kind == "x0":
         return out
-    a, sg, dla, dls = _coeffs(s, _bcast(t, x))
+    a, sg, dla, dls = _coeffs(s, broadcast_time(t, x))
     if kind == "eps":
         return (x - sg * out) / a
     if kind == "score":
@@ -105,7 +105,7 @@ def from_denoiser(kind: str, s: Schedule, d: Array, x: Array, t: Array) -> Array
     _check_kind(kind)
     if kind == "x0":
         return d
-    a, sg, dla, dls = _coeffs(s, _bcast(t, x))
+    a, sg, dla, dls = _coeffs(s, broadcast_time(t, x))
     if kind == "eps":
         return (x - a * d) / sg
     if kind == "score":
