@@ -1,0 +1,53 @@
+r"""DDPM (VP SDE, eps prediction) on the bundled 8x8 digits with a small DDPM++ U-Net.
+
+Command:
+    python -m experiments.train --config experiments/configs/digits_ddpm.py --workdir runs/digits_ddpm
+    python -m experiments.train --config experiments/configs/digits_ddpm.py --workdir runs/digits_ddpm --mode eval
+
+Hardware: one CPU (laptop, ~1 h) or any single GPU (minutes); 20k steps of batch 128.
+
+Expected result: recognisable digits from 200 ancestral steps; eval bits/dim (probability-flow
+ODE, dequantized 17-level pixels) well below the uniform model's log2(17) = 4.09.
+
+References: Ho et al. 2020, "Denoising Diffusion Probabilistic Models"; Song et al. 2021,
+"Score-Based Generative Modeling through Stochastic Differential Equations" (VP SDE, DDPM++).
+"""
+from experiments.configs import common
+
+
+def get_config(arg=None):
+    arg = common.parse_arg(arg)
+    c = common.base()
+    c.model.net = "unet"
+    c.model.net_kwargs.ch = 64
+    c.model.net_kwargs.ch_mult = (1, 2)
+    c.model.net_kwargs.num_res_blocks = 2
+    c.model.net_kwargs.attn_resolutions = (4,)
+    c.model.net_kwargs.dropout = 0.1
+    c.model.predicts = "eps"
+    c.schedule.name = "vp_linear"
+    c.loss.name = "dsm"
+    c.data.source = "digits"
+    c.data.name = "digits"
+    c.training.batch_size = 128
+    c.training.num_steps = 20_000
+    c.training.sample_every = 5000
+    c.optim.lr = 2e-4
+    c.optim.warmup_steps = 500
+    c.ema.rate = 0.999
+    c.sampling.solver = "ancestral"
+    c.sampling.num_steps = 200
+    c.sampling.denoise_final = True
+    c.sampling.num_samples = 256
+    c.eval.num_samples = 512
+    c.eval.bits_per_dim = True
+    c.eval.model_batch = 128
+    if arg == "runlocal":
+        common.runlocal(c)
+        c.model.net_kwargs.ch = 16
+        c.model.net_kwargs.ch_mult = (1, 2)
+        c.model.net_kwargs.num_res_blocks = 1
+        c.model.net_kwargs.attn_resolutions = ()
+        c.model.net_kwargs.num_groups = 4
+        c.eval.bits_per_dim = False
+    return c
