@@ -246,6 +246,14 @@ class Rectified(Schedule):
     def log_sigma(self, t):
         return jnp.log(jnp.asarray(t, jnp.result_type(float)))
 
+    # alpha and sigma in closed form (same values as exp of the logs) so that their derivatives
+    # stay finite at the ends: d alpha/dt = -1 at t = 1 (alpha = 0), where exp(log alpha) gives 0 * inf.
+    def alpha(self, t):
+        return 1.0 - jnp.asarray(t, jnp.result_type(float))
+
+    def sigma(self, t):
+        return jnp.asarray(t, jnp.result_type(float))
+
     def t_from_log_snr(self, lam):
         # (1 - t) / t = exp(lam)  =>  t = sigmoid(-lam)
         return jnp.clip(jax.nn.sigmoid(-jnp.asarray(lam, jnp.result_type(float))), self.t_min, self.t_max)

@@ -49,13 +49,16 @@ class Coeffs(NamedTuple):
 
 
 def coefficients(s: Schedule, t) -> Coeffs:
-    """All coefficients at t (any shape) in two forward-mode passes through log_alpha, log_sigma."""
+    """All coefficients at t (any shape), by forward-mode autodiff of the schedule.
+
+    alpha' comes from ``s.alpha`` itself (not alpha * d log alpha), so it is finite where alpha = 0.
+    """
     t = jnp.asarray(t, jnp.float32)
     ones = jnp.ones_like(t)
+    alpha, dalpha = jax.jvp(s.alpha, (t,), (ones,))
     la, dla = jax.jvp(s.log_alpha, (t,), (ones,))
     ls, dls = jax.jvp(s.log_sigma, (t,), (ones,))
-    alpha = jnp.exp(la)
-    return Coeffs(t=t, alpha=alpha, sigma=jnp.exp(ls), log_snr=la - ls, dalpha=alpha * dla,
+    return Coeffs(t=t, alpha=alpha, sigma=jnp.exp(ls), log_snr=la - ls, dalpha=dalpha,
                   dlog_alpha=dla, dlog_sigma=dls)
 
 

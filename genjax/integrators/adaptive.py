@@ -22,6 +22,7 @@ Wanner 1996, IV.2 / Gustafsson 1991 (PI step-size control).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple, Optional
 
 import jax
@@ -115,6 +116,9 @@ def dopri5(field, t0, t1, x: PyTree, rtol: float = 1e-5, atol: float = 1e-5, max
     Returns:
       ``(x(t1), AdaptiveInfo)``; check ``info.converged`` (False: the state is at ``info.t``).
 
+    Jit-compiled with ``field`` static (hashed by identity); the while loop is not
+    reverse-mode differentiable (use a fixed grid with ``integrate`` for gradients).
+
     References: Dormand & Prince 1980; Hairer, Norsett & Wanner 1993, II.4; Gustafsson 1991.
     """
     if not isinstance(max_steps, int) or max_steps < 1:
@@ -130,8 +134,12 @@ def dopri5(field, t0, t1, x: PyTree, rtol: float = 1e-5, atol: float = 1e-5, max
         raise ValueError("dopri5: need 0 < factor_min < 1 < factor_max and 0 < safety <= 1")
 
     x = jax.tree_util.tree_map(jnp.asarray, x)
-    t0 = jnp.asarray(t0, jnp.float32)
-    t1 = jnp.asarray(t1, jnp.float32)
+    return _dopri5(field, jnp.float32(t0), jnp.float32(t1), x, jnp.float32(rtol), jnp.float32(atol), max_steps,
+                   None if dt0 is None else jnp.float32(dt0), float(safety), float(factor_min), float(factor_max))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 6, 8, 9, 10))
+def _dopri5(field, t0, t1, x, rtol, atol, max_steps, dt0, safety, factor_min, factor_max):
     direction = jnp.where(t1 >= t0, 1.0, -1.0).astype(jnp.float32)
     span = jnp.abs(t1 - t0)
     f0 = field(t0, x)
@@ -139,7 +147,7 @@ def dopri5(field, t0, t1, x: PyTree, rtol: float = 1e-5, atol: float = 1e-5, max
         h_abs = _initial_step(field, t0, x, f0, direction, rtol, atol, span)
         nfe0 = 2
     else:
-        h_abs = jnp.minimum(jnp.asarray(dt0, jnp.float32), span)
+        h_abs = jnp.minimum(dt0, span)
         nfe0 = 1
 
     def attempt(t, x, k1, h):

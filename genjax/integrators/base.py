@@ -19,6 +19,7 @@ Kidger 2021, "On Neural Differential Equations" (the init/step solver interface 
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -112,13 +113,20 @@ def integrate(field, solver: Solver, ts: Array, x: PyTree, key=None, *,
     Returns:
       ``(x_N, IntegrateInfo(nfe, trajectory))``.
 
+    The call is jit-compiled with ``field`` and ``solver`` static (hashed by identity: reuse the
+    same closure to reuse the compiled program; arrays it closes over become constants).
+
     References: Hairer, Norsett & Wanner 1993, "Solving Ordinary Differential Equations I".
     """
     _check_solver(solver)
     check_grid(ts)
-    ts = jnp.asarray(ts)
-    n = ts.shape[0] - 1
     x = jax.tree_util.tree_map(jnp.asarray, x)
+    return _integrate(field, solver, jnp.asarray(ts), x, key, save_trajectory)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 5))
+def _integrate(field, solver, ts, x, key, save_trajectory):
+    n = ts.shape[0] - 1
 
     def body(carry, inp):
         x, state, nfe = carry

@@ -44,6 +44,15 @@ def _em_table(s, ts) -> _EMCoeffs:
 
 
 @functools.lru_cache(maxsize=None)
+def _check_alpha_positive(s, ts) -> None:
+    """The reverse SDE's f = d log alpha/dt and g diverge where alpha = 0 (rectified t = 1)."""
+    if isinstance(ts, jax.core.Tracer):
+        return
+    if not float(s.alpha(jnp.float32(np.asarray(ts)[0]))) > 0:
+        raise ValueError(f"reverse-SDE samplers need alpha(ts[0]) > 0; the {s.name} schedule has alpha = 0 at "
+                         f"t = {float(np.asarray(ts)[0])} (use t_max < 1 or an ODE sampler)")
+
+
 def euler_maruyama() -> Sampler:
     """Euler-Maruyama on the reverse SDE dx = [f x - g^2 score] dt + g dW_bar:
 
@@ -58,7 +67,7 @@ def euler_maruyama() -> Sampler:
         x1 = c.a * x + c.b * denoiser(x, c.t) + c.noise * _normal(key, x)
         return x1, state, jnp.int32(1)
 
-    return Sampler(_em_table, lambda x: None, step, order=1, stochastic=True, check=no_check,
+    return Sampler(_em_table, lambda x: None, step, order=1, stochastic=True, check=_check_alpha_positive,
                    name="euler_maruyama")
 
 
@@ -166,7 +175,7 @@ def predictor_corrector(snr: float = 0.16, n_corrector: int = 1) -> Sampler:
         x1 = em.a * x + em.b * denoiser(x, em.t) + em.noise * _normal(jax.random.fold_in(key, 0), x)
         return x1, state, jnp.int32(n_corrector + 1)
 
-    return Sampler(prepare, lambda x: None, step, order=1, stochastic=True, check=no_check,
+    return Sampler(prepare, lambda x: None, step, order=1, stochastic=True, check=_check_alpha_positive,
                    name=f"pc(snr={snr:g},n={n_corrector})")
 
 
@@ -204,12 +213,15 @@ def edm_stochastic(s_churn: float = 0.0, s_tmin: float = 0.0, s_tmax: float = ma
         t0 = ts[:-1]
         c0 = sde_lib.coefficients(s, t0)
         r0 = jnp.exp(-c0.log_snr)
-        gamma = jnp.where((r0 >= s_tmin) & (r0 <= s_tmax), min(s_churn / n, math.sqrt(2.0) - 1.0), 0.0)
+        # no churn at r = inf (alpha = 0: already pure noise)
+        churn = (r0 >= s_tmin) & (r0 <= s_tmax) & jnp.isfinite(r0)
+        gamma = jnp.where(churn, min(s_churn / n, math.sqrt(2.0) - 1.0), 0.0)
         t_hat = jnp.where(gamma > 0, s.t_from_log_snr(-jnp.log(r0 * (1.0 + gamma))), t0)
         ch = sde_lib.coefficients(s, t_hat)
         r_hat = jnp.exp(-ch.log_snr)
         noise = ch.alpha * s_noise * jnp.sqrt(jnp.maximum(jnp.square(r_hat) - jnp.square(r0), 0.0))
-        return _ChurnCoeffs(scale=ch.alpha / c0.alpha, noise=noise, heun=_heun_prepare(s, t_hat, ts[1:]))
+        return _ChurnCoeffs(scale=jnp.where(gamma > 0, ch.alpha / c0.alpha, 1.0), noise=jnp.where(gamma > 0, noise, 0.0),
+                            heun=_heun_prepare(s, t_hat, ts[1:]))
 
     def step(denoiser, c, x, state, key):
         if s_churn > 0:
