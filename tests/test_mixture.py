@@ -29,7 +29,7 @@ def problem():
     gm = M.random_mixture(3, 2, jax.random.key(0))
     params = tuple(np.asarray(a) for a in (gm.means, gm.stds, gm.weights))
     x0 = np.asarray(gm.sample(48, jax.random.key(1)))
-    eps = np.asarray(jax.random.normal(jax.random.key(2), x0.shape))
+    eps = np.random.default_rng(2).normal(size=x0.shape).astype(np.float32)
     return params, x0, eps
 
 
@@ -113,28 +113,34 @@ def test_float32_matches_float64_at_both_ends(results, name):
 
 
 def test_clean_end_t_zero_is_finite_and_exact():
-    """At t = 0 (EDM / rectified grids with to_zero) sigma = 0: D(x) = x and log p_0 = log_prob."""
+    """At t = 0 (EDM / rectified grids with to_zero) sigma = 0: D(x) = x and log p_0 = log_prob.
+    Rectified at t = 1 exactly: alpha = 0, x_t = eps ~ N(0, I) and D = E[x_0] (the mixture mean)."""
     gm = M.eight_gaussians_mixture()
-    x = gm.sample(16, jax.random.key(3))
-    for s in (S.edm(), S.rectified(t_min=0.0, t_max=1.0)):
-        np.testing.assert_allclose(gm.denoiser(s)(x, 0.0), x, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(gm.noised_log_prob(s)(x, 0.0), gm.log_prob(x), rtol=1e-6, atol=1e-5)
-    # rectified at t = 1 exactly: alpha = 0, x_t = eps ~ N(0, I) and D = E[x_0] = mixture mean
-    s = S.rectified(t_min=0.0, t_max=1.0)
-    d = gm.denoiser(s)(x, 1.0)
-    np.testing.assert_allclose(d, jnp.broadcast_to(gm.mean(), d.shape), atol=1e-6)
-    lp_normal = -0.5 * jnp.sum(x**2, -1) - np.log(2 * np.pi)
-    np.testing.assert_allclose(gm.noised_log_prob(s)(x, 1.0), lp_normal, rtol=1e-6, atol=1e-5)
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(16, 2)) * 2, jnp.float32)
+    edm, rf = S.edm(), S.rectified(t_min=0.0, t_max=1.0)
+
+    @jax.jit
+    def ends(x):
+        return {"edm": (gm.denoiser(edm)(x, 0.0), gm.noised_log_prob(edm)(x, 0.0)),
+                "rf0": (gm.denoiser(rf)(x, 0.0), gm.noised_log_prob(rf)(x, 0.0)),
+                "rf1": (gm.denoiser(rf)(x, 1.0), gm.noised_log_prob(rf)(x, 1.0)), "p0": gm.log_prob(x)}
+
+    out = ends(x)
+    for k in ("edm", "rf0"):
+        np.testing.assert_allclose(out[k][0], x, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(out[k][1], out["p0"], rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(out["rf1"][0], np.broadcast_to(gm.mean(), x.shape), atol=1e-6)
+    lp_normal = -0.5 * np.sum(np.asarray(x) ** 2, -1) - np.log(2 * np.pi)
+    np.testing.assert_allclose(out["rf1"][1], lp_normal, rtol=1e-6, atol=1e-5)
 
 
 def test_vector_t_matches_scalar_t(key):
     gm = M.random_mixture(4, 3, key)
     s = S.vp_linear()
-    x = jax.random.normal(jax.random.key(5), (6, 3))
-    ts = jnp.linspace(0.01, 0.99, 6)
+    x = np.random.default_rng(5).normal(size=(6, 3)).astype(np.float32)
+    ts = np.linspace(0.01, 0.99, 6, dtype=np.float32)
     vec = gm.score(s)(x, ts)
-    one = jax.jit(gm.score(s))
-    row = jnp.stack([one(x[i:i + 1], ts[i])[0] for i in range(6)])
+    row = np.stack([gm.score(s)(x[i:i + 1], ts[i])[0] for i in range(6)])
     np.testing.assert_allclose(vec, row, rtol=1e-6, atol=1e-6)
 
 
@@ -187,11 +193,12 @@ def test_labels_and_class_posterior(key):
 def test_pytree_jit_vmap(key):
     gm = M.random_mixture(2, 3, key)
     s = S.edm()
-    x = jax.random.normal(jax.random.key(9), (5, 3))
-    f = jax.jit(lambda g, x, t: g.denoiser(s)(x, t))
-    np.testing.assert_allclose(f(gm, x, 1.0), gm.denoiser(s)(x, 1.0), rtol=1e-5, atol=1e-6)
-    per_row = jax.vmap(lambda xi, ti: gm.score(s)(xi[None], ti)[0])(x, jnp.linspace(0.1, 5.0, 5))
-    np.testing.assert_allclose(per_row, gm.score(s)(x, jnp.linspace(0.1, 5.0, 5)), rtol=1e-5, atol=1e-6)
+    x = jnp.asarray(np.random.default_rng(9).normal(size=(6, 3)), jnp.float32)
+    ts = jnp.linspace(0.1, 5.0, 6)
+    f = jax.jit(lambda g, x, t: g.score(s)(x, t))  # the mixture is a pytree argument
+    np.testing.assert_allclose(f(gm, x, ts), gm.score(s)(x, ts), rtol=1e-5, atol=1e-6)
+    per_row = jax.vmap(lambda xi, ti: gm.score(s)(xi[None], ti)[0])(x, ts)
+    np.testing.assert_allclose(per_row, gm.score(s)(x, ts), rtol=1e-5, atol=1e-6)
 
 
 def test_constructors():

@@ -280,17 +280,15 @@ def grid_mixture(n_side: int = 5, spacing: float = 2.0 / 2.828, std: float = 0.0
 
 
 def random_mixture(num_components: int, dim: int, key, scale: float = 2.0, std_range=(0.2, 0.8)) -> GaussianMixture:
-    """A random diagonal mixture: means ~ N(0, scale^2), stds ~ U[std_range], weights = softmax(N(0, I))."""
+    """A random diagonal mixture: means ~ N(0, scale^2), stds ~ U[std_range], weights = softmax(N(0, I)).
+
+    Drawn with numpy from the key's bits (a constructor, not traced; nothing to compile).
+    """
     if num_components < 1 or dim < 1:
         raise ValueError(f"random_mixture: need num_components >= 1 and dim >= 1, got {num_components}, {dim}")
-    means, stds, w = _random_params(num_components, dim, key, float(scale), tuple(map(float, std_range)))
-    w = np.asarray(w, np.float64)
-    return GaussianMixture(np.asarray(means), np.asarray(stds), (w / w.sum()).astype(np.float32))
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1, 3, 4))
-def _random_params(k, d, key, scale, std_range):
-    km, ks, kw = jax.random.split(key, 3)
-    means = scale * jax.random.normal(km, (k, d))
-    stds = jax.random.uniform(ks, (k, d), minval=std_range[0], maxval=std_range[1])
-    return means, stds, jax.nn.softmax(jax.random.normal(kw, (k,)))
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+    means = scale * rng.normal(size=(num_components, dim))
+    stds = rng.uniform(std_range[0], std_range[1], size=(num_components, dim))
+    logits = rng.normal(size=num_components)
+    w = np.exp(logits - logits.max())
+    return GaussianMixture(means.astype(np.float32), stds.astype(np.float32), (w / w.sum()).astype(np.float32))
