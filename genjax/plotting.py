@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: float = 3.0):
     """A Figure with an Agg canvas and a grid of axes (returned as a flat list)."""
-    fig = Figure(figsize=(size * ncols, size * nrows))
+    fig = Figure(figsize=(size * ncols, size * nrows), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, list(axes.ravel())
@@ -41,13 +41,14 @@ def _points(x, name: str) -> np.ndarray:
 
 
 def scatter(samples: Union[np.ndarray, Mapping[str, np.ndarray], Sequence[np.ndarray]], path: Optional[str] = None,
-            *, title: Optional[str] = None, lim: Optional[float] = None, size: float = 3.0,
-            marker_size: float = 1.0, alpha: float = 0.5, dpi: int = 100) -> Figure:
+            *, title: Optional[str] = None, lim: Optional[float] = None, ncols: Optional[int] = None,
+            size: float = 3.0, marker_size: float = 1.0, alpha: float = 0.5, dpi: int = 100) -> Figure:
     """Scatter plot(s) of 2-D samples: one panel per entry of a dict / list, or one for an [N, 2] array.
 
     Args:
       samples: [N, 2] array, or a dict {panel title: [N_i, 2]}, or a list of [N_i, 2] arrays.
       lim: axes limits [-lim, lim]^2 (default: fitted to the data).
+      ncols: panels per row (default: all in one row).
     """
     if isinstance(samples, Mapping):
         panels = [(str(k), _points(v, f"samples[{k!r}]")) for k, v in samples.items()]
@@ -57,7 +58,10 @@ def scatter(samples: Union[np.ndarray, Mapping[str, np.ndarray], Sequence[np.nda
         panels = [(title, _points(samples, "samples"))]
     if not panels:
         raise ValueError("samples must not be empty")
-    fig, axes = new_figure(len(panels), size=size)
+    ncols = min(ncols or len(panels), len(panels))
+    fig, axes = new_figure(ncols, -(-len(panels) // ncols), size=size)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     for ax, (name, x) in zip(axes, panels):
         ax.scatter(x[:, 0], x[:, 1], s=marker_size, alpha=alpha, linewidths=0)
         ax.set_aspect("equal")

@@ -25,6 +25,8 @@ def test_scatter_single_and_panels(tmp_path):
     np.testing.assert_allclose(np.asarray(offsets), x)
     fig = plotting.scatter({"a": x, "b": x + 1}, tmp_path / "sub" / "two.png")
     assert len(fig.axes) == 2 and [a.get_title() for a in fig.axes] == ["a", "b"]
+    fig = plotting.scatter([x, x, x], ncols=2)  # 2 x 2 grid, the 4th panel hidden
+    assert len(fig.axes) == 4 and [a.get_visible() for a in fig.axes] == [True, True, True, False]
     _check_png(tmp_path / "sub" / "two.png")
 
 
