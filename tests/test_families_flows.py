@@ -1,0 +1,164 @@
+"""Bijectors and flow models: invertibility, log-determinants against slogdet(jacfwd), actnorm's
+data-dependent init, preprocessing log-densities, and clear errors on bad input."""
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genjax.families import flows
+from genjax.nets.flow_nets import MLP, ConvNet, init_key
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _perturb(params, key, scale=0.3):
+    """Move params off their (identity) initialisation so couplings are non-trivial maps."""
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(init_key(key), max(len(leaves), 1))   # rbg: fast to compile
+    return jax.tree_util.tree_unflatten(
+        tree, [l + scale * jax.random.normal(k, l.shape) for l, k in zip(leaves, keys)])
+
+
+def _bijector_cases():
+    img = (4, 4, 2)
+    return {
+        "additive_checkerboard": (flows.additive_coupling(flows.checkerboard_mask((4,), 0), MLP((8,), 4)), (4,)),
+        "affine_checkerboard_vec": (flows.affine_coupling(flows.checkerboard_mask((4,), 1), MLP((8,), 8)), (4,)),
+        "affine_checkerboard_img": (flows.affine_coupling(flows.checkerboard_mask(img, 0), ConvNet(4, 4)), img),
+        "affine_channel_img": (flows.affine_coupling(flows.channel_mask(img, 1), ConvNet(4, 4)), img),
+        "scaling": (flows.scaling(), (3,)),
+        "actnorm_img": (flows.actnorm(), img),
+        "invertible_linear_img": (flows.invertible_linear(2, seed=3), img),
+        "invertible_linear_vec": (flows.invertible_linear(5, seed=1), (5,)),
+        "squeeze": (flows.squeeze(), img),
+        "factor_out": (flows.chain([flows.squeeze(), flows.factor_out(
+            flows.affine_coupling(flows.channel_mask((2, 2, 4), 0), ConvNet(4, 8))),
+            flows.invert(flows.squeeze())]), img),
+        "logit": (flows.logit_transform(0.05), (3,)),
+        "image_preprocessing": (flows.image_preprocessing(17, 0.05), (2, 2, 1)),
+    }
+
+
+CASES = _bijector_cases()
+
+
+def _data(name, shape, key):
+    x = jax.random.normal(key, (3,) + shape)
+    if name == "logit":
+        return jax.random.uniform(key, (3,) + shape, minval=0.05, maxval=0.95)
+    if name == "image_preprocessing":
+        return jax.random.uniform(key, (3,) + shape, minval=0.5, maxval=16.5)
+    return x
+
+
+def _roundtrip_and_jacobian(forward, inverse, params, x):
+    """One compiled call: y, logdet, inverse(y), its logdet and the per-example Jacobian [B, D, D]."""
+    shape = x.shape[1:]
+
+    @jax.jit
+    def run(params, x):
+        y, ld = forward(params, x)
+        xr, ld_inv = inverse(params, y)
+        flat = lambda xi: forward(params, xi.reshape((1,) + shape))[0].reshape(-1)
+        jac = jax.vmap(jax.jacfwd(flat))(x.reshape(x.shape[0], -1))
+        return y, ld, xr, ld_inv, jac
+
+    return run(params, x)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bijector_inverse_and_logdet(name, key):
+    bij, shape = CASES[name]
+    x = _data(name, shape, key)
+    params, _ = jax.jit(bij.init)(x, init_key(jax.random.fold_in(key, 1)))
+    params = _perturb(params, jax.random.fold_in(key, 2))
+    y, ld, xr, ld_inv, jac = _roundtrip_and_jacobian(bij.forward, bij.inverse, params, x)
+    # float32 round trip through a few exp/log and small convs: 1e-5 relative to O(1) data.
+    np.testing.assert_allclose(xr, x, atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(ld_inv, -ld, atol=2e-5, rtol=1e-5)
+    # logdet against slogdet of the full Jacobian (float32 Jacobian, float64 slogdet):
+    # tolerance 1e-4 relative covers float32 rounding in a D <= 32 determinant.
+    sign, logabs = np.linalg.slogdet(np.asarray(jac, np.float64))
+    assert np.all(sign != 0)
+    np.testing.assert_allclose(ld, logabs, atol=1e-4, rtol=1e-4)
+
+
+MODEL_CASES = {
+    "nice": (lambda: flows.nice(4, num_couplings=4, hidden=(8, 8)), (4,)),
+    "realnvp": (lambda: flows.realnvp(4, num_couplings=4, hidden=(8,)), (4,)),
+    "realnvp_image": (lambda: flows.realnvp_image((4, 4, 1), levels=2, hidden=4), (4, 4, 1)),
+    "glow_vec": (lambda: flows.glow((2,), levels=1, steps_per_level=3, hidden=8), (2,)),
+    "glow_image": (lambda: flows.glow((4, 4, 1), levels=2, steps_per_level=2, hidden=4), (4, 4, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CASES))
+def test_flow_model_roundtrip_logdet_and_log_prob(name, key):
+    make, shape = MODEL_CASES[name]
+    f = make()
+    x = jax.random.normal(key, (3,) + shape)
+    params = _perturb(jax.jit(f.init)(x, jax.random.fold_in(key, 1)), jax.random.fold_in(key, 2), 0.1)
+    z, ld, xr, ld_inv, jac = _roundtrip_and_jacobian(f.forward, f.inverse, params, x)
+    np.testing.assert_allclose(xr, x, atol=5e-5, rtol=1e-4)        # float32, many layers deep
+    np.testing.assert_allclose(ld_inv, -ld, atol=5e-5, rtol=1e-4)
+    np.testing.assert_allclose(ld, np.linalg.slogdet(np.asarray(jac, np.float64))[1], atol=2e-4, rtol=1e-4)
+    # log p = log N(z) + logdet, by definition of the standard-normal base.
+    logp = jax.jit(f.log_prob)(params, x)
+    expected = -0.5 * jnp.sum(z.reshape(3, -1) ** 2, -1) - 0.5 * z[0].size * math.log(2 * math.pi) + ld
+    np.testing.assert_allclose(logp, expected, atol=1e-4, rtol=1e-5)
+    assert jax.jit(f.sample, static_argnums=1)(params, 5, key).shape == (5,) + shape
+
+
+def test_actnorm_data_dependent_init(key):
+    x = 3.0 + 2.5 * jax.random.normal(key, (64, 4, 4, 3)) * jnp.array([1.0, 0.1, 7.0])
+    _, y = flows.actnorm().init(x, key)
+    # Exact by construction up to float32 rounding of mean / std over 1024 values.
+    np.testing.assert_allclose(jnp.mean(y, axis=(0, 1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(jnp.std(y, axis=(0, 1, 2)), 1.0, atol=1e-4)
+
+
+def test_glow_and_couplings_start_as_identity_up_to_actnorm(key):
+    # Zero-initialised last layers: every coupling is the identity at init.
+    bij = flows.affine_coupling(flows.channel_mask((4, 4, 2), 0), ConvNet(4, 4))
+    x = jax.random.normal(key, (2, 4, 4, 2))
+    params, y = bij.init(x, key)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(bij.forward(params, x)[1], 0.0)
+
+
+def test_logit_preprocessing_density_matches_uniform(key):
+    # A flow that is only the preprocessing maps v ~ U[0, K]^D to y with density such that
+    # log p_v(v) = log N(y) + logdet; check the known form against a direct computation.
+    k, alpha = 17, 0.05
+    f = flows.from_bijector(flows.chain([]), (3,), flows.image_preprocessing(k, alpha))
+    v = jax.random.uniform(key, (4, 3), minval=0.0, maxval=float(k))
+    p = alpha + (1 - 2 * alpha) * v / k
+    y = jnp.log(p / (1 - p))
+    ld = jnp.sum(-math.log(k) + math.log(1 - 2 * alpha) - jnp.log(p) - jnp.log(1 - p), -1)
+    expected = -0.5 * jnp.sum(y**2, -1) - 1.5 * math.log(2 * math.pi) + ld
+    np.testing.assert_allclose(f.log_prob(f.init(v, key), v), expected, rtol=1e-5)
+    # bits/dim of a log-density in nats.
+    np.testing.assert_allclose(flows.bits_per_dim(jnp.array(-3 * math.log(2.0) * 2), 3), 2.0, rtol=1e-6)
+
+
+def test_bad_input_raises_clear_errors(key):
+    with pytest.raises(ValueError, match="dim=5 is odd"):
+        flows.checkerboard_mask((5,))
+    with pytest.raises(ValueError, match="odd"):
+        flows.realnvp(3)
+    with pytest.raises(ValueError, match="divisible"):
+        flows.glow((6, 6, 1), levels=2)
+    with pytest.raises(ValueError, match="squeeze"):
+        flows.squeeze().forward(None, jnp.zeros((1, 3, 4, 1)))
+    with pytest.raises(ValueError, match="last axis must be even"):
+        flows.channel_mask((4, 4, 3))
+    f = flows.realnvp(4, num_couplings=2, hidden=(4,))
+    params = f.init(jnp.zeros((2, 4)), key)
+    with pytest.raises(ValueError, match=r"x must have shape \[B, 4\]"):
+        f.log_prob(params, jnp.zeros((2, 6)))
+    with pytest.raises(ValueError, match="event shape"):
+        flows.affine_coupling(flows.checkerboard_mask((4,)), MLP((4,), 8)).init(jnp.zeros((2, 6)), key)
+    with pytest.raises(ValueError, match="levels must be 1"):
+        flows.glow((2,), levels=2)
