@@ -12,11 +12,11 @@ Hutchinson's unbiased estimate ``E_z[z^T (dv/dx) z]`` with Rademacher probes z d
 solve (so the integrand is a smooth ODE). The ODE is solved by the adaptive Dormand-Prince
 ``genjax.integrators.dopri5`` (default) or any fixed-step ``genjax.integrators`` solver on a grid.
 
-Bits per dimension of K-level discrete data with uniform dequantization: a level k in
-{0..K-1} becomes y = (k + u) / K, u ~ U[0, 1)^d, mapped affinely to the model space
-z = lo + (hi - lo) y; then log P(k) >= E_u[log p_z(z)] + d log((hi - lo) / K) and
+Bits per dimension of K-level discrete data (``dequantized_bits_per_dim``) with uniform
+dequantization: a level k in {0..K-1} becomes y = (k + u) / K, u ~ U[0, 1)^d, mapped affinely to
+the model space z = lo + (hi - lo) y; then log P(k) >= E_u[log p_z(z)] + d log((hi - lo) / K) and
 
-    bits/dim = -(log p_z(z) + d log((hi - lo) / K)) / (d ln 2)
+    bits/dim = -(log p_z(z) + d log((hi - lo) / K)) / (d ln 2)      (``genjax.metrics.bits_per_dim``)
 
 (for K = 256 and [-1, 1] this is -log p / (d ln 2) + 7, the offset of score_sde).
 
@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax import integrators, predictions, schedules
+from genjax import integrators, metrics, predictions, schedules
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -180,30 +180,38 @@ def dequantize(k: Array, key, *, num_levels: int = 256, data_range=(-1.0, 1.0)) 
     return lo + (hi - lo) * (jnp.asarray(k, jnp.float32) + u) / num_levels
 
 
-def bits_per_dim(logp: Array, num_dims: int, *, num_levels: int = 256, data_range=(-1.0, 1.0)) -> Array:
-    """Bits/dim of K-level data from the continuous log-density at dequantized points.
+def dequantized_bits_per_dim(denoiser: Callable, s: Schedule, levels: Array, key, *, num_levels: int = 256,
+                             data_range=(-1.0, 1.0), **log_prob_kwargs) -> tuple[Array, Array]:
+    """Bits/dim of K-level discrete data: dequantize, log p through the ODE, add the offset.
 
-        bpd = -(logp + d log((hi - lo) / K)) / (d ln 2)
+        z = lo + (hi - lo) (k + u) / K,   bpd = -(log p(z) + d log((hi - lo) / K)) / (d ln 2)
 
-    An upper bound on the discrete model's bits/dim (in expectation over the dequantization
-    noise). With ``num_levels=None`` the data are continuous: bpd = -logp / (d ln 2).
+    (``genjax.metrics.bits_per_dim`` with nll = -log p(z)); in expectation over u an upper bound
+    on the discrete model's bits/dim.
 
     Args:
-      logp: [B] log-densities of the dequantized points in model space.
-      num_dims: d, the number of data dimensions per example.
-      num_levels: K (256 for 8-bit images), or None for continuous data.
-      data_range: (lo, hi), the model-space interval the K levels were mapped to.
+      denoiser, s: the model, as for ``log_prob``.
+      levels: [B, ...] integer data in {0..K-1}.
+      key: PRNG key; split into the dequantization noise and the Hutchinson probes.
+      num_levels: K (256 for 8-bit images).
+      data_range: (lo, hi), the model-space interval the levels map to.
+      **log_prob_kwargs: options of ``log_prob`` (divergence, solver, rtol, ...).
 
-    References: Theis et al. 2016; Song et al. 2021, Appendix D.2 (the +7 offset for [-1, 1]).
+    Returns:
+      ``(bpd [B], logp [B])`` with logp the log-density of the dequantized points (NaN where the
+      solve failed).
+
+    References: Theis et al. 2016; Song et al. 2021, Appendix D.2.
     """
-    if not isinstance(num_dims, int) or num_dims < 1:
-        raise ValueError(f"bits_per_dim: num_dims must be an int >= 1, got {num_dims!r}")
-    logp = jnp.asarray(logp)
-    if num_levels is None:
-        return -logp / (num_dims * math.log(2.0))
     _check_levels(num_levels, data_range)
-    lo, hi = data_range
-    return -(logp + num_dims * math.log((hi - lo) / num_levels)) / (num_dims * math.log(2.0))
+    levels = jnp.asarray(levels)
+    if not jnp.issubdtype(levels.dtype, jnp.integer):
+        raise TypeError(f"dequantized_bits_per_dim: levels must be integers in [0, {num_levels}), got {levels.dtype}")
+    k_deq, k_div = jax.random.split(key)
+    z = dequantize(levels, k_deq, num_levels=num_levels, data_range=data_range)
+    logp = log_prob(denoiser, s, z, k_div, **log_prob_kwargs)
+    num_dims = math.prod(levels.shape[1:])
+    return metrics.bits_per_dim(-logp, num_dims, num_levels=num_levels, interval=tuple(data_range)), logp
 
 
 def _check_levels(num_levels, data_range) -> None:

@@ -129,19 +129,26 @@ def test_bad_arguments_raise():
         likelihood.log_prob(den, S, x, None, solver=integrators.rk4(), ts=jnp.array([1.0, 0.5, 0.001]))
 
 
-def test_bits_per_dim_uniform_data_closed_form(key):
-    """Uniform K-level data and the uniform density on the data range: bpd = log2 K exactly."""
-    d, k_levels, lo, hi = 3, 256, -1.0, 1.0
-    logp_uniform = jnp.full((5,), -d * math.log(hi - lo))
-    bpd = likelihood.bits_per_dim(logp_uniform, d, num_levels=k_levels, data_range=(lo, hi))
-    np.testing.assert_allclose(bpd, 8.0, rtol=1e-6)
-    # score_sde's convention for [-1, 1]: bpd = -logp / (d ln 2) + 7
-    logp = jnp.array([-3.0, 1.0])
-    np.testing.assert_allclose(likelihood.bits_per_dim(logp, d), -logp / (d * math.log(2)) + 7, rtol=1e-6)
-    np.testing.assert_allclose(likelihood.bits_per_dim(logp, d, num_levels=None), -logp / (d * math.log(2)),
-                               rtol=1e-6)
+def test_dequantized_bits_per_dim_end_to_end():
+    """8-level data on [-1, 1]^2: bpd from the ODE equals the closed form at the same dequantized
+    points, -(log p_{t_min}(z) + d log(2 / 8)) / (d ln 2)."""
+    mix = mixture.GaussianMixture(np.array([[-0.5, -0.3], [0.4, 0.5]], np.float32),
+                                  np.array([0.3, 0.25], np.float32), np.array([0.5, 0.5], np.float32))
+    levels = jax.random.randint(jax.random.key(7), (16, 2), 0, 8)
+    key = jax.random.key(8)
+    f = jax.jit(lambda lv, key: likelihood.dequantized_bits_per_dim(
+        mix.denoiser(S), S, lv, key, num_levels=8, data_range=(-1.0, 1.0), solver=integrators.rk4(),
+        prior_log_prob=lambda z: mix.noised_log_prob(S)(z, S.t_max)))
+    bpd, logp = f(levels, key)
+    z = likelihood.dequantize(levels, jax.random.split(key)[0], num_levels=8, data_range=(-1.0, 1.0))
+    truth = mix.noised_log_prob(S)(z, S.t_min)
+    np.testing.assert_allclose(logp, truth, atol=1e-3)  # RK4, 64 log-SNR steps: error ~1e-5
+    bpd_true = -(truth + 2 * math.log(2.0 / 8)) / (2 * math.log(2.0))
+    np.testing.assert_allclose(bpd, bpd_true, atol=1e-3 / (2 * math.log(2.0)))
+    with pytest.raises(TypeError, match="integers"):
+        likelihood.dequantized_bits_per_dim(mix.denoiser(S), S, z, key)
     with pytest.raises(ValueError, match="num_levels"):
-        likelihood.bits_per_dim(logp, d, num_levels=1)
+        likelihood.dequantized_bits_per_dim(mix.denoiser(S), S, levels, key, num_levels=1)
 
 
 def test_dequantize_stays_in_its_bin(key):
