@@ -76,50 +76,71 @@ def test_closed_forms(name, key):
     s = SCHEDULES[name]
     t = jnp.linspace(s.t_min + 0.05 * (s.t_max - s.t_min), s.t_min + 0.95 * (s.t_max - s.t_min), 5)
     x0, eps = _draws(key, t.shape[0])
-    a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
-    x = a * x0 + sg * eps
+
+    @jax.jit
+    def run(x0, eps, t):
+        a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
+        x = a * x0 + sg * eps
+        got = {k: predictions.from_denoiser(k, s, x0, x, t) for k in ("eps", "score", "v", "velocity")}
+        # velocity: d/dt [alpha(t) x0 + sigma(t) eps] by forward-mode autodiff of the path
+        path = lambda tt: s.alpha(tt)[:, None] * x0 + s.sigma(tt)[:, None] * eps
+        want = {"eps": eps, "score": -eps / sg, "v": (a * eps - sg * x0) / jnp.sqrt(a**2 + sg**2),
+                "velocity": jax.jvp(path, (t,), (jnp.ones_like(t),))[1]}
+        return got, want, sg
+
+    got, want, sg = run(x0, eps, t)
     tol = dict(rtol=2e-4, atol=2e-4)  # float32 arithmetic on O(1)-O(50) values
-    np.testing.assert_allclose(predictions.from_denoiser("eps", s, x0, x, t), eps, **tol)
-    np.testing.assert_allclose(predictions.from_denoiser("score", s, x0, x, t) * sg, -eps, **tol)
-    n = jnp.sqrt(a**2 + sg**2)
-    np.testing.assert_allclose(predictions.from_denoiser("v", s, x0, x, t), (a * eps - sg * x0) / n, **tol)
-    # velocity: d/dt [alpha(t) x0 + sigma(t) eps] by forward-mode autodiff of the path
-    path = lambda tt: s.alpha(tt)[:, None] * x0 + s.sigma(tt)[:, None] * eps
-    dxdt = jax.jvp(path, (t,), (jnp.ones_like(t),))[1]
-    np.testing.assert_allclose(predictions.from_denoiser("velocity", s, x0, x, t), dxdt,
-                               rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(dxdt))))
+    np.testing.assert_allclose(got["eps"], want["eps"], **tol)
+    np.testing.assert_allclose(got["score"] * sg, want["score"] * sg, **tol)  # compare sigma * score
+    np.testing.assert_allclose(got["v"], want["v"], **tol)
+    np.testing.assert_allclose(got["velocity"], want["velocity"], rtol=1e-4,
+                               atol=1e-4 * float(jnp.max(jnp.abs(want["velocity"]))))
 
 
 def test_v_is_salimans_ho_on_vp(key):
     s = schedules.vp_cosine()
     t = jnp.array([0.1, 0.5, 0.9])
     x0, eps = _draws(key, 3)
-    a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
-    v = predictions.from_denoiser("v", s, x0, a * x0 + sg * eps, t)
-    np.testing.assert_allclose(v, a * eps - sg * x0, rtol=1e-5, atol=1e-5)  # n = 1 exactly on VP
+
+    @jax.jit
+    def run(x0, eps, t):
+        a, sg = s.alpha(t)[:, None], s.sigma(t)[:, None]
+        return predictions.from_denoiser("v", s, x0, a * x0 + sg * eps, t), a * eps - sg * x0
+
+    v, ref = run(x0, eps, t)
+    np.testing.assert_allclose(v, ref, rtol=1e-5, atol=1e-5)  # n = 1 exactly on VP
 
 
 def test_velocity_is_probability_flow_field(key):
     """velocity(D) == f x - g^2/2 * score(D) for an arbitrary D (the identity in the docstring)."""
+    t = jnp.array([0.2, 0.5, 0.8])
+    x, d = _draws(key, 3)
     for s in (schedules.vp_linear(), schedules.ve(), schedules.rectified()):
-        t = jnp.array([0.2, 0.5, 0.8])
-        x, d = _draws(key, 3)
-        u = predictions.from_denoiser("velocity", s, d, x, t)
-        score = predictions.from_denoiser("score", s, d, x, t)
-        pf = s.f(t)[:, None] * x - 0.5 * s.g2(t)[:, None] * score
+        @jax.jit
+        def run(x, d, t):
+            u = predictions.from_denoiser("velocity", s, d, x, t)
+            score = predictions.from_denoiser("score", s, d, x, t)
+            return u, s.f(t)[:, None] * x - 0.5 * s.g2(t)[:, None] * score
+
+        u, pf = run(x, d, t)
         np.testing.assert_allclose(u, pf, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(pf))))
 
 
 def test_broadcast_scalar_and_batched_t_over_images(key):
     s = schedules.vp_linear()
     x = jax.random.normal(key, (4, 2, 3, 3))
-    d = 0.5 * x
-    out_scalar = predictions.from_denoiser("eps", s, d, x, 0.3)
-    out_batched = predictions.from_denoiser("eps", s, d, x, jnp.full((4,), 0.3))
+
+    @jax.jit
+    def run(x):
+        d = 0.5 * x
+        return (predictions.from_denoiser("eps", s, d, x, 0.3),
+                predictions.from_denoiser("eps", s, d, x, jnp.full((4,), 0.3)),
+                jax.vmap(lambda xi, ti: predictions.to_denoiser("v", s, xi[None], xi[None], ti)[0])(
+                    x, jnp.linspace(0.1, 0.9, 4)))
+
+    out_scalar, out_batched, out_vmap = run(x)
     np.testing.assert_allclose(out_scalar, out_batched, rtol=1e-6)
-    assert out_scalar.shape == x.shape
-    f = jax.jit(jax.vmap(lambda xi, ti: predictions.to_denoiser("v", s, xi[None], xi[None], ti)[0]))
-    assert f(x, jnp.linspace(0.1, 0.9, 4)).shape == x.shape
+    assert out_scalar.shape == x.shape and out_vmap.shape == x.shape
 
 
 def test_unknown_kind_raises():
