@@ -138,3 +138,41 @@ def test_bad_input_raises(key):
                                 step_size=0.1, noise_std=0.1, reinit_fraction=frac)
         with pytest.raises(ValueError, match="reinit_fraction"):
             ebm.draw_chains(jnp.zeros((8, 2)), 4, frac, ebm.uniform_init((2,)), key)
+
+
+# --- through the one trainer (runlocal-plus) ------------------------------------------------------
+def _train_and_score(name, workdir, **overrides):
+    """Train ``experiments/configs/<name>.py:runlocal`` with the trainer; MMD^2 to fresh data of the
+    untrained and the trained model (bandwidth: the data's median distance) and mode statistics."""
+    import importlib
+
+    from experiments import train
+    from genjax import metrics
+
+    cfg = importlib.import_module(f"experiments.configs.{name}").get_config("runlocal")
+    cfg.training.checkpoint_every = 10**6          # one checkpoint, at exit
+    for dotted, value in overrides.items():
+        node, *path = dotted.split(".")
+        target = cfg[node]
+        for p in path[:-1]:
+            target = target[p]
+        target[path[-1]] = value
+    res = train.run(cfg, str(workdir))
+    sample = jax.jit(res.task.sample, static_argnums=1)
+    init = jax.jit(res.task.init)(jax.random.key(int(cfg.seed)))
+    ref = res.data.reference(1000, jax.random.key(123))
+    h = float(metrics.median_distance(ref, ref))
+    k = jax.random.key(7)
+    out = {}
+    for tag, params in (("init", init.ema_params), ("trained", res.state.ema_params)):
+        out[f"mmd_{tag}"] = float(metrics.mmd2(sample(params, 1000, k), ref, bandwidth=h))
+        out.update({f"{m}_{tag}": float(v) for m, v in res.task.evaluate(params, None, k).items()})
+    return out
+
+
+def test_config_trains_and_improves(tmp_path):
+    s = _train_and_score("toy2d_ebm", tmp_path)
+    # "clearly": MMD^2 drops 5x or more (measured ~18x after 500 steps) and >= 6 of the 8 modes are
+    # covered by Langevin samples of the trained energy (measured 8) against <= 3 untrained.
+    assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
+    assert s["modes_covered_trained"] >= 6 and s["modes_covered_init"] <= 3, s

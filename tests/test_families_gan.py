@@ -175,3 +175,50 @@ def test_train_step_counts_updates_and_projects(nets, kind, particle, key):
         assert max(float(jnp.max(jnp.abs(p))) for p in leaves) <= 0.05 + 1e-7
     with pytest.raises(ValueError, match="multiple of n_critic"):
         step(state, real[:-1], key)
+
+
+# --- through the one trainer (runlocal-plus) ------------------------------------------------------
+def _train_and_score(name, workdir, **overrides):
+    """Train ``experiments/configs/<name>.py:runlocal`` with the trainer; MMD^2 to fresh data of the
+    untrained and the trained model (bandwidth: the data's median distance, the same for both),
+    and the task's mode statistics."""
+    import importlib
+
+    from experiments import train
+    from genjax import metrics
+
+    cfg = importlib.import_module(f"experiments.configs.{name}").get_config("runlocal")
+    cfg.training.checkpoint_every = 10**6          # one checkpoint, at exit
+    for dotted, value in overrides.items():
+        node, *path = dotted.split(".")
+        target = cfg[node]
+        for p in path[:-1]:
+            target = target[p]
+        target[path[-1]] = value
+    res = train.run(cfg, str(workdir))
+    sample = jax.jit(res.task.sample, static_argnums=1)
+    init = jax.jit(res.task.init)(jax.random.key(int(cfg.seed)))
+    ref = res.data.reference(1000, jax.random.key(123))
+    h = float(metrics.median_distance(ref, ref))
+    k = jax.random.key(7)
+    out = {}
+    for tag, params in (("init", init.ema_params), ("trained", res.state.ema_params)):
+        out[f"mmd_{tag}"] = float(metrics.mmd2(sample(params, 1000, k), ref, bandwidth=h))
+        if res.task.evaluate is not None:
+            out.update({f"{m}_{tag}": float(v) for m, v in res.task.evaluate(params, None, k).items()})
+    return out
+
+
+@pytest.mark.parametrize("name,overrides", [
+    ("toy2d_wgan_gp", {}),
+    ("toy2d_wgan_gp", {"gan.kind": "reflow_critic"}),
+    ("toy2d_monoflow", {}),
+    ("digits_wgan_gp", {}),
+])
+def test_config_trains_and_improves(name, overrides, tmp_path):
+    s = _train_and_score(name, tmp_path, **overrides)
+    # "clearly": MMD^2 to fresh data drops by 5x or more (measured: 25-60x on 8 Gaussians, ~40x on
+    # digits at 600 steps); on 8 Gaussians >= 6 of 8 modes covered (measured 8) vs none untrained.
+    assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
+    if "modes_covered_trained" in s:
+        assert s["modes_covered_trained"] >= 6 and s["modes_covered_init"] <= 2, s

@@ -90,3 +90,41 @@ def test_bad_input_raises(key):
         field(jnp.zeros((3, 2)))
     with pytest.raises(ValueError, match="gamma"):
         pfgm.make_loss(lambda p, x: x, gamma=-1.0)
+
+
+# --- through the one trainer (runlocal-plus) ------------------------------------------------------
+def _train_and_score(name, workdir, **overrides):
+    """Train ``experiments/configs/<name>.py:runlocal`` with the trainer; MMD^2 to fresh data of the
+    untrained and the trained model (bandwidth: the data's median distance) and mode statistics."""
+    import importlib
+
+    from experiments import train
+    from genjax import metrics
+
+    cfg = importlib.import_module(f"experiments.configs.{name}").get_config("runlocal")
+    cfg.training.checkpoint_every = 10**6          # one checkpoint, at exit
+    for dotted, value in overrides.items():
+        node, *path = dotted.split(".")
+        target = cfg[node]
+        for p in path[:-1]:
+            target = target[p]
+        target[path[-1]] = value
+    res = train.run(cfg, str(workdir))
+    sample = jax.jit(res.task.sample, static_argnums=1)
+    init = jax.jit(res.task.init)(jax.random.key(int(cfg.seed)))
+    ref = res.data.reference(1000, jax.random.key(123))
+    h = float(metrics.median_distance(ref, ref))
+    k = jax.random.key(7)
+    out = {}
+    for tag, params in (("init", init.ema_params), ("trained", res.state.ema_params)):
+        out[f"mmd_{tag}"] = float(metrics.mmd2(sample(params, 1000, k), ref, bandwidth=h))
+        out.update({f"{m}_{tag}": float(v) for m, v in res.task.evaluate(params, None, k).items()})
+    return out
+
+
+def test_config_trains_and_improves(tmp_path):
+    s = _train_and_score("toy2d_pfgm", tmp_path)
+    # "clearly": MMD^2 drops 5x or more (measured ~16x after 500 steps of a 64-64 field network)
+    # and >= 6 of 8 modes are covered (measured 8) against none for the untrained field.
+    assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
+    assert s["modes_covered_trained"] >= 6 and s["modes_covered_init"] <= 2, s

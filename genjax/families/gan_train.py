@@ -86,7 +86,8 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
 
     Returns:
       ``step(state, real [n_critic * m, ...], key)``; metrics are the last critic and generator
-      losses ("critic_loss", "generator_loss") and the mean critic gap E D(real) - E D(fake).
+      losses ("critic_loss", "generator_loss"), their gradient norms ("critic_grad_norm",
+      "generator_grad_norm") and the critic gap E D(real) - E D(fake) after the step.
     """
     if not isinstance(obj, Objective):
         raise TypeError(f"obj must be a gan.Objective, got {type(obj).__name__}")
@@ -106,14 +107,14 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
             lambda p: obj.critic_loss(lambda x: critic(p, x), x_real, fake, kl))(cp)
         updates, cos = critic_opt.update(grads, cos, cp)
         cp = obj.project(optax.apply_updates(cp, updates))
-        return (cp, cos), loss
+        return (cp, cos), (loss, optax.global_norm(grads))
 
     def gen_update_loss(critic_fn, m, dtype, carry, k):
         gp, gos = carry
         z = jax.random.normal(k, (m, latent_dim), dtype)
         loss, grads = jax.value_and_grad(lambda p: obj.generator_loss(critic_fn, generator(p, z)))(gp)
         updates, gos = gen_opt.update(grads, gos, gp)
-        return (optax.apply_updates(gp, updates), gos), loss
+        return (optax.apply_updates(gp, updates), gos), (loss, optax.global_norm(grads))
 
     def step(state: GANState, real: Array, key) -> tuple[GANState, dict]:
         if real.shape[0] % n_critic:
@@ -122,7 +123,7 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
         m = real.shape[0] // n_critic
         reals = real.reshape((n_critic, m) + real.shape[1:])
         k_c, k_g = jax.random.split(jax.random.fold_in(key, state.step))
-        (cp, cos), c_losses = jax.lax.scan(
+        (cp, cos), (c_losses, c_norms) = jax.lax.scan(
             lambda c, i: critic_update(state.gen_params, c, i),
             (state.critic_params, state.critic_opt_state),
             (reals, jax.random.split(k_c, n_critic)))
@@ -130,7 +131,7 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
 
         carry = (state.gen_params, state.gen_opt_state)
         if particle_step_size is None:
-            (gp, gos), g_losses = jax.lax.scan(
+            (gp, gos), (g_losses, g_norms) = jax.lax.scan(
                 lambda c, k: gen_update_loss(critic_fn, m, real.dtype, c, k), carry,
                 jax.random.split(k_g, n_gen))
         else:
@@ -143,16 +144,17 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
                 loss, grads = jax.value_and_grad(
                     lambda p: monoflow.particle_matching_loss(generator(p, z), targets))(gp)
                 updates, gos = gen_opt.update(grads, gos, gp)
-                return (optax.apply_updates(gp, updates), gos), loss
+                return (optax.apply_updates(gp, updates), gos), (loss, optax.global_norm(grads))
 
-            (gp, gos), g_losses = jax.lax.scan(body, carry, None, length=n_gen)
+            (gp, gos), (g_losses, g_norms) = jax.lax.scan(body, carry, None, length=n_gen)
 
         gap = jnp.mean(critic_fn(reals[-1])) - jnp.mean(
             critic_fn(jax.lax.stop_gradient(generator(gp, jax.random.normal(
                 jax.random.fold_in(k_g, 1), (m, latent_dim), real.dtype)))))
         new_state = GANState(gen_params=gp, critic_params=cp, gen_opt_state=gos,
                              critic_opt_state=cos, step=state.step + 1)
-        metrics = {"critic_loss": c_losses[-1], "generator_loss": g_losses[-1], "critic_gap": gap}
+        metrics = {"critic_loss": c_losses[-1], "generator_loss": g_losses[-1], "critic_gap": gap,
+                   "critic_grad_norm": c_norms[-1], "generator_grad_norm": g_norms[-1]}
         return new_state, metrics
 
     return step

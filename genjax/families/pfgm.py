@@ -111,7 +111,8 @@ def ode(field: Callable) -> Callable:
     return f
 
 
-def _check_sampling(n, dim, z_max, z_min, num_steps) -> None:
+def check_sampling_options(n, dim, z_max, z_min, num_steps) -> None:
+    """ValueError (before tracing) unless n, dim, num_steps >= 1 and 0 < z_min < z_max."""
     for name, val in (("n", n), ("dim", dim), ("num_steps", num_steps)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise ValueError(f"{name} must be an int >= 1, got {val!r}")
@@ -136,7 +137,7 @@ def solve(field: Callable, x_init: Array, *, z_max: float = 40.0, z_min: float =
       ``(x [B, d], IntegrateInfo)``; ``info.trajectory`` is [num_steps + 1, B, d] if asked, and
       the grid is ``jnp.linspace(log z_max, log z_min, num_steps + 1)``.
     """
-    _check_sampling(x_init.shape[0], x_init.shape[-1], z_max, z_min, num_steps)
+    check_sampling_options(x_init.shape[0], x_init.shape[-1], z_max, z_min, num_steps)
     ts = jnp.linspace(np.log(z_max), np.log(z_min), num_steps + 1)
     solver = integrators.rk4() if solver is None else solver
     return integrators.integrate(ode(field), solver, ts, x_init, save_trajectory=save_trajectory)
@@ -151,7 +152,7 @@ def sample(field: Callable, n: int, dim: int, *, z_max: float = 40.0, z_min: flo
 
     References: Xu et al. 2022, "Poisson Flow Generative Models", Algorithm 2 / Section 3.3.
     """
-    _check_sampling(n, dim, z_max, z_min, num_steps)
+    check_sampling_options(n, dim, z_max, z_min, num_steps)
     x0 = prior_sample(n, dim, z_max, key, max_radius=max_radius)
     x, _ = solve(field, x0, z_max=z_max, z_min=z_min, num_steps=num_steps, solver=solver)
     return x

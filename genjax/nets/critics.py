@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 ACTIVATIONS = {
@@ -79,8 +80,10 @@ class MLPGenerator(nn.Module):
 class PoissonFieldMLP(nn.Module):
     """x_aug [B, d + 1] -> [B, d + 1]: the normalised Poisson field of PFGM.
 
-    The last coordinate of ``x_aug`` is the augmented z > 0; the network also sees log z (the
-    scale of the field changes with z over orders of magnitude, as a diffusion net sees log sigma).
+    The last coordinate of ``x_aug`` is the augmented z > 0. Points range from the data (radius
+    ~ 1) to the far hemisphere (radius ~ 10^3), so the network sees bounded features: the squashed
+    position x_aug / sqrt(1 + ||x_aug||^2), log(1 + ||x_aug||) and log z (as a diffusion net sees
+    log sigma).
     """
 
     hidden: Sequence[int] = (256, 256, 256)
@@ -90,7 +93,8 @@ class PoissonFieldMLP(nn.Module):
     def __call__(self, x_aug):  # x_aug: [B, d + 1] -> [B, d + 1]
         f = activation(self.act)
         log_z = jnp.log(jnp.maximum(x_aug[:, -1:], 1e-6))
-        h = jnp.concatenate([x_aug, log_z], axis=-1)
+        sq = jnp.sum(jnp.square(x_aug), axis=-1, keepdims=True)
+        h = jnp.concatenate([x_aug * jax.lax.rsqrt(1.0 + sq), jnp.log1p(jnp.sqrt(sq)), log_z], axis=-1)
         for width in self.hidden:
             h = f(nn.Dense(width)(h))
         return nn.Dense(x_aug.shape[-1])(h)
