@@ -129,6 +129,29 @@ def test_monoflow_velocity_and_particle_targets(key):
                                    monoflow.particle_targets(critic, x, 0.1, h), rtol=1e-5, atol=1e-6)
 
 
+def test_mode_stats_closed_forms():
+    from genjax.families.mode_coverage import mode_stats
+
+    means = jnp.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    stds = jnp.full((4,), 0.5)
+    # 100 samples on each centre: every mode covered, all high quality.
+    on = jnp.repeat(means, 100, axis=0)
+    st = mode_stats(on, means, stds)
+    assert int(st.num_covered) == 4 and float(st.hq_rate) == 1.0
+    # all 400 on mode 0, 1.4 std off the centre (inside 3 std): 1 mode covered, all high quality.
+    one = jnp.zeros((400, 2)) + jnp.array([0.7, 0.0])
+    st = mode_stats(one, means, stds)
+    assert int(st.num_covered) == 1 and float(st.coverage) == 0.25 and float(st.hq_rate) == 1.0
+    # half of the samples 4 std from their nearest centre: hq_rate 1/2; a mode with 19 of the fair
+    # share 100 high-quality samples is not covered (PacGAN's 20 % rule), one with 20 is.
+    far = jnp.concatenate([on, on + jnp.array([2.0, 0.0])])
+    assert float(mode_stats(far, means, stds).hq_rate) == 0.5
+    counts = jnp.concatenate([jnp.repeat(means[:1], 19, 0), jnp.repeat(means[1:2], 20, 0),
+                              jnp.repeat(means[2:], 90, 0), jnp.full((181, 2), 5.0)])
+    st = mode_stats(counts, means, stds)      # n = 400, fair share 100, threshold 20
+    assert int(st.num_covered) == 3
+
+
 def test_bad_input_raises():
     opt = optax.sgd(1e-3)
     gen = lambda p, z: z                          # noqa: E731

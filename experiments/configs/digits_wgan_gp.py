@@ -1,6 +1,15 @@
-"""WGAN-GP on the bundled 8x8 digits (MLP generator and critic, lambda = 10 as for images).
+r"""WGAN-GP on the bundled 8x8 digits (MLP generator and critic, lambda = 10 as for images).
 
-    python -m experiments.train --config experiments/configs/digits_wgan_gp.py[:runlocal] --workdir DIR
+Command:
+    python -m experiments.train --config experiments/configs/digits_wgan_gp.py --workdir runs/digits_wgan_gp
+    (``:runlocal`` for a seconds-long run.)
+
+Hardware: one CPU; 20k steps of 5 x 256 images.
+
+Expected result: digit-like 8x8 samples; the runlocal-plus test asserts MMD^2 to held-out digits
+down >= 5x after 600 steps.
+
+References: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs".
 """
 from experiments.configs._gan_common import gan_config
 

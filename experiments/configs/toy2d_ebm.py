@@ -1,9 +1,18 @@
-"""Energy-based model on 8 Gaussians with Langevin negatives and a replay buffer (Du & Mordatch 2019).
+r"""Energy-based model on 8 Gaussians: contrastive loss with the L2 energy regulariser, Langevin
+negatives (separate step size and noise) and a replay buffer (Du & Mordatch 2019).
 
-    python -m experiments.train --config experiments/configs/toy2d_ebm.py[:runlocal] --workdir DIR
+Command:
+    python -m experiments.train --config experiments/configs/toy2d_ebm.py --workdir runs/ebm
+    (``:runlocal`` for a seconds-long run.) Persistent chains (``ebm.buffer_size > 0``, 5 %
+    restarted from noise per step) by default; ``--config.ebm.buffer_size=0`` gives short-run
+    chains from noise (Nijkamp et al. 2019).
 
-Persistent chains (``ebm.buffer_size > 0``, 5 % restarted from noise per step) by default; set
-``--config.ebm.buffer_size=0`` for short-run chains from noise (Nijkamp et al. 2019).
+Hardware: one CPU; 10k steps of batch 256 with 40 Langevin steps each.
+
+Expected result: Langevin samples (200 steps from uniform noise) on all 8 modes; the runlocal-plus
+test asserts MMD^2 down >= 5x and >= 6 modes after 500 steps.
+
+References: Du & Mordatch 2019, "Implicit Generation and Generalization in Energy-Based Models".
 """
 import ml_collections
 
