@@ -1,0 +1,30 @@
+"""Score / flow networks (flax.linen, no losses inside) and what their outputs mean.
+
+    net = nets.get("mlp", features=(128, 128))            # or "unet"
+    params = nets.init_params(net, x_example, key)
+    apply = nets.apply_fn(net)                            # (params, x, t, label, train, key)
+    denoiser = nets.denoiser_from(apply, params, s, "velocity")   # D(x, t) for genjax.samplers
+
+Every network is called ``net(x, t, label=None, train=False)``; dropout draws from the "dropout"
+rng stream; a conditional network (``num_classes`` set) keeps an extra *null label* row for
+classifier-free guidance, selected by ``label=None`` or ``NULL_LABEL`` (-1).
+"""
+from genjax.nets.embeddings import NULL_LABEL, LabelEmbedding, TimeEmbedding, fourier, sinusoidal
+from genjax.nets.mlp import MLP
+from genjax.nets.precond import (PREDICTS, apply_fn, denoise, denoiser_from, edm_coefficients, edm_weight,
+                                 init_params, velocity_from)
+from genjax.nets.unet import UNet
+
+BY_NAME = {"mlp": MLP, "unet": UNet}
+
+
+def get(name: str, **kwargs):
+    """A network module by name (for configs): one of ``BY_NAME``; kwargs are its attributes."""
+    if name not in BY_NAME:
+        raise ValueError(f"unknown network {name!r}; choose one of {sorted(BY_NAME)}")
+    return BY_NAME[name](**kwargs)
+
+
+__all__ = ["BY_NAME", "LabelEmbedding", "MLP", "NULL_LABEL", "PREDICTS", "TimeEmbedding", "UNet", "apply_fn",
+           "denoise", "denoiser_from", "edm_coefficients", "edm_weight", "fourier", "get", "init_params",
+           "sinusoidal", "velocity_from"]
