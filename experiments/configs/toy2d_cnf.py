@@ -1,0 +1,43 @@
+r"""FFJORD continuous normalizing flow on 2-D data (exact trace, RK4 through genjax.integrators).
+
+Command:
+    python -m experiments.train --config experiments/configs/toy2d_cnf.py --workdir runs/toy2d_cnf
+    python -m experiments.train --config experiments/configs/toy2d_cnf.py --workdir runs/toy2d_cnf --mode eval
+
+Hardware: one CPU core, ~10 minutes (5k steps of batch 256, 8 RK4 steps per solve);
+``:runlocal`` in under a minute.
+
+Expected result: held-out nll of 8 Gaussians well below the N(0, I) fit; evaluation re-solves with
+``flow.eval_num_steps`` RK4 steps on the same parameters. ``--config.flow.kwargs.divergence=hutchinson``
+trains with Hutchinson's estimator (evaluation stays exact in 2-D).
+
+References: Grathwohl et al. 2019, "FFJORD" (Fig. 2); Chen et al. 2018, "Neural ODEs".
+"""
+import ml_collections
+
+from experiments.configs import common
+
+
+def get_config(arg=None):
+    arg = common.parse_arg(arg)
+    c = common.base()
+    c.model.family = "flows"
+    c.data.source = "toy2d"
+    c.data.name = "8gaussians"
+    c.flow = ml_collections.ConfigDict()
+    c.flow.name = "cnf"
+    c.flow.kwargs = ml_collections.ConfigDict({"hidden": (64, 64, 64), "divergence": "exact",
+                                               "num_steps": 8, "t1": 1.0})
+    c.flow.logit_alpha = 0.0
+    c.flow.eval_num_steps = 32
+    c.training.num_steps = 5_000
+    c.optim.lr = 2e-3
+    c.optim.grad_clip = 10.0
+    c.ema.rate = 0.99
+    if arg == "runlocal":
+        common.runlocal(c, num_steps=300)
+        c.flow.kwargs.hidden = (32, 32)
+        c.flow.kwargs.num_steps = 4
+        c.flow.eval_num_steps = 8
+        c.ema.rate = 0.0
+    return c
