@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from genjax.integrators.base import tree_axpy, tree_lincomb
+from genjax.integrators.base import tree_axpy
 
 Array = jax.Array
 PyTree = Any
@@ -150,14 +150,26 @@ def _dopri5(field, t0, t1, x, rtol, atol, max_steps, dt0, safety, factor_min, fa
         h_abs = jnp.minimum(dt0, span)
         nfe0 = 1
 
+    a_mat = jnp.asarray([list(row) + [0.0] * (7 - len(row)) for row in _A], jnp.float32)  # [7, 7]
+    c_vec = jnp.asarray(_C, jnp.float32)
+
+    def combine(w, ks):  # sum_j w_j k_j over the stacked stages, leafwise: [7] x [7, ...] -> [...]
+        return jax.tree_util.tree_map(lambda k: jnp.tensordot(w.astype(k.dtype), k, axes=1), ks)
+
     def attempt(t, x, k1, h):
-        ks = [k1]
-        for i in range(1, 7):
-            xi = tree_lincomb(x, tuple(h * a for a in _A[i]), ks[:i])
-            ks.append(field(t + _C[i] * h, xi))
-        x5 = tree_lincomb(x, tuple(h * b for b in _B5[:6]), ks[:6])  # k_7 is evaluated at x5
-        err = tree_lincomb(jax.tree_util.tree_map(jnp.zeros_like, x), tuple(h * e for e in _E), ks)
-        return x5, ks[6], err
+        # The six new stages run in a fori_loop, so the field is traced (and compiled) once, not six
+        # times: compile time matters with large networks.
+        ks = jax.tree_util.tree_map(lambda k: jnp.zeros((7,) + k.shape, k.dtype).at[0].set(k), k1)
+
+        def stage(i, ks):
+            xi = tree_axpy(h, combine(a_mat[i], ks), x)
+            ki = field(t + c_vec[i] * h, xi)
+            return jax.tree_util.tree_map(lambda kk, k: kk.at[i].set(k.astype(kk.dtype)), ks, ki)
+
+        ks = jax.lax.fori_loop(1, 7, stage, ks)
+        x5 = tree_axpy(h, combine(jnp.asarray(_B5, jnp.float32), ks), x)  # k_7 was evaluated at x5
+        err = jax.tree_util.tree_map(lambda e: h * e, combine(jnp.asarray(_E, jnp.float32), ks))
+        return x5, jax.tree_util.tree_map(lambda k: k[6], ks), err
 
     def cond(c):
         t, _, _, h_abs, _, _, n_steps, _, _, stalled = c

@@ -43,7 +43,6 @@ def _em_table(s, ts) -> _EMCoeffs:
                      noise=sde_lib.diffusion(c) * jnp.sqrt(jnp.abs(h)))
 
 
-@functools.lru_cache(maxsize=None)
 def _check_alpha_positive(s, ts) -> None:
     """The reverse SDE's f = d log alpha/dt and g diverge where alpha = 0 (rectified t = 1)."""
     if isinstance(ts, jax.core.Tracer):
@@ -53,6 +52,7 @@ def _check_alpha_positive(s, ts) -> None:
                          f"t = {float(np.asarray(ts)[0])} (use t_max < 1 or an ODE sampler)")
 
 
+@functools.lru_cache(maxsize=None)
 def euler_maruyama() -> Sampler:
     """Euler-Maruyama on the reverse SDE dx = [f x - g^2 score] dt + g dW_bar:
 
