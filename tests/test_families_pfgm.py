@@ -20,8 +20,8 @@ def test_empirical_field_is_minus_grad_of_green_potential(d, key):
     x_aug = pfgm.augment(x, z)
     y_aug = pfgm.augment(data)
     phi = lambda p: jnp.sum(jnp.sum((p - y_aug) ** 2, -1) ** (-(d - 1) / 2))   # noqa: E731
-    ref = -jax.vmap(jax.grad(phi))(x_aug)
-    e = pfgm.empirical_field(data)(x_aug)
+    ref = jax.jit(jax.vmap(jax.grad(phi)))(x_aug) * -1.0
+    e = jax.jit(pfgm.empirical_field(data))(x_aug)
     cos = jnp.sum(e * ref, -1) / (jnp.linalg.norm(e, axis=-1) * jnp.linalg.norm(ref, axis=-1))
     assert float(jnp.min(cos)) > 1 - 1e-5          # same direction (float32 round-off)
     # the normalisation c(x) = 1 / sum_i r_i^-(d+1) makes E_z = z exactly
@@ -70,12 +70,12 @@ def test_perturbation_and_target(key):
     y = jnp.zeros((20000, 3))
     # tau = 0: x - y = ||eps_x|| u with eps_x ~ N(0, sigma^2 I_3) and z = |eps_z|: E||x-y||^2 = 3 s^2,
     # E z^2 = s^2 (tolerance 3%: sd of a mean of 2e4 chi^2 draws is ~1%).
-    x_aug = pfgm.perturb(y, key, sigma=0.5, tau=0.0, M=100.0)
+    x_aug = jax.jit(lambda y, k: pfgm.perturb(y, k, sigma=0.5, tau=0.0, M=100.0))(y, key)
     np.testing.assert_allclose(jnp.mean(jnp.sum(x_aug[:, :3] ** 2, -1)), 3 * 0.25, rtol=0.03)
     np.testing.assert_allclose(jnp.mean(x_aug[:, 3] ** 2), 0.25, rtol=0.03)
     assert float(jnp.min(x_aug[:, 3])) >= 0.0
     # one charge at the origin: E ~ x_aug, target = -sqrt(d) x_aug / (||x_aug|| + gamma) exactly
-    tgt = pfgm.target(x_aug[:8], y[:1], gamma=5.0)
+    tgt = jax.jit(lambda x, y: pfgm.target(x, y, gamma=5.0))(x_aug[:8], y[:1])
     expect = -np.sqrt(3) * x_aug[:8] / (jnp.linalg.norm(x_aug[:8], axis=-1, keepdims=True) + 5.0)
     np.testing.assert_allclose(tgt, expect, rtol=1e-5)
 

@@ -13,6 +13,7 @@ References: Metz et al. 2017, "Unrolled Generative Adversarial Networks"; Srivas
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -29,6 +30,7 @@ class ModeStats(NamedTuple):
     hq_rate: Array
 
 
+@functools.partial(jax.jit, static_argnames=("n_std", "min_fraction"))
 def mode_stats(samples: Array, means: Array, stds: Array, weights=None, *, n_std: float = 3.0,
                min_fraction: float = 0.2) -> ModeStats:
     """Mode coverage and high-quality rate of ``samples`` [n, d] for modes ``means`` [K, d].
