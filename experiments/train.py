@@ -245,13 +245,18 @@ def run(config, workdir: str, mode: str = "train") -> Result:
     return Result(state=state, task=task, data=data, workdir=workdir)
 
 
-def define_flags(flag_values=None):
-    """Define the trainer's flags on ``flag_values`` (default: absl's global FLAGS) and return it."""
+def define_flags(flag_values=None, argv=None):
+    """Define the trainer's flags on ``flag_values`` (default: absl's global FLAGS) and return it.
+
+    ml_collections finds the dotted ``--config.a.b=v`` overrides in ``argv`` (default sys.argv)
+    when the config flag is defined, so an in-process caller passes the argv it will parse.
+    """
     from absl import flags
     from ml_collections import config_flags
 
     fv = flags.FLAGS if flag_values is None else flag_values
-    config_flags.DEFINE_config_file("config", None, "path to a config file[:arg]", flag_values=fv, lock_config=True)
+    config_flags.DEFINE_config_file("config", None, "path to a config file[:arg]", flag_values=fv, lock_config=True,
+                                    sys_argv=argv)
     flags.DEFINE_string("workdir", None, "directory for checkpoints, logs and samples", flag_values=fv)
     flags.DEFINE_enum("mode", "train", list(MODES), "train | sample | eval", flag_values=fv)
     flags.DEFINE_string("coordinator_address", None, "multi-host: host:port of process 0", flag_values=fv)
@@ -264,19 +269,27 @@ def define_flags(flag_values=None):
     return fv
 
 
-def main(argv, flag_values=None) -> Result:
-    """absl entry point: start the distributed runtime if asked, then ``run``."""
+def run_from_flags(flag_values=None) -> Result:
+    """Start the distributed runtime if the flags ask for it, then ``run`` the parsed config."""
     from absl import flags
 
-    del argv
     fv = flags.FLAGS if flag_values is None else flag_values
     if fv.config is None or fv.workdir is None:
         raise ValueError("--config and --workdir are required")
     distributed.initialize(fv.coordinator_address, fv.num_processes, fv.process_id,
                            auto_detect=fv.multihost, num_cpu_devices=fv.num_cpu_devices)
     log.setLevel(logging.INFO)
+    return run(fv.config, fv.workdir, fv.mode)
+
+
+def main(argv) -> None:
+    """absl entry point (``python -m experiments.train``)."""
+    from absl import logging as absl_logging
+
+    del argv
+    absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every save at INFO
     try:
-        return run(fv.config, fv.workdir, fv.mode)
+        run_from_flags()
     except NonFiniteLoss as e:
         raise SystemExit(f"error: {e}") from None
 

@@ -1,6 +1,6 @@
 """Every config: documented, parses with its ':runlocal' argument and runs two steps through the trainer.
 
-The runs go through ``experiments.train.main`` in-process with a fresh absl FlagValues (the same
+The runs go through ``experiments.train.run_from_flags`` in-process with a fresh absl FlagValues (the same
 parsing as ``python -m experiments.train``: config file, ':runlocal' argument, dotted overrides,
 locked config). tfds configs read ``tfds.testing.mock_data`` (random images, nothing downloaded).
 """
@@ -54,11 +54,12 @@ def _mock_data(name):
 
 def run_cli(argv, mock=contextlib.nullcontext()):
     """``python -m experiments.train ARGV`` in-process; returns run()'s Result."""
+    argv = ["experiments.train"] + list(argv)
     fv = flags.FlagValues()
-    train.define_flags(fv)
-    fv(["experiments.train"] + list(argv))
+    train.define_flags(fv, argv)
+    fv(argv)
     with mock:
-        return train.main(None, fv)
+        return train.run_from_flags(fv)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from experiments.tasks import config_error
@@ -71,6 +72,6 @@ def on_pairs(step, pairs: dict, batch_size: int):
         del batch
         k = jax.random.fold_in(jax.random.fold_in(key, _PAIRS_SALT), state.step)
         idx = jax.random.randint(k, (batch_size,), 0, n)
-        return step(state, {"x": pairs["x"][idx], "z": pairs["z"][idx]}, key)
+        return step(state, {"x": jnp.asarray(pairs["x"])[idx], "z": jnp.asarray(pairs["z"])[idx]}, key)
 
     return fused
