@@ -176,3 +176,17 @@ def test_config_trains_and_improves(tmp_path):
     # covered by Langevin samples of the trained energy (measured 8) against <= 3 untrained.
     assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
     assert s["modes_covered_trained"] >= 6 and s["modes_covered_init"] <= 3, s
+
+
+def test_task_rejects_bad_config():
+    # The trainer's builder names the config key (before any tracing).
+    from experiments.configs import toy2d_ebm
+    from experiments.tasks import ebm as ebm_task
+    import types
+
+    data = types.SimpleNamespace(shape=(2,), num_classes=None)   # the builder reads only the shape
+    for field, value, match in (("reinit_fraction", 1.5, "reinit_fraction"), ("step_size", -0.1, "step_size")):
+        cfg = toy2d_ebm.get_config("runlocal")
+        cfg.ebm[field] = value
+        with pytest.raises(ValueError, match=f"config.ebm.*{match}"):
+            ebm_task.build(cfg, data)

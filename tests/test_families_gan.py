@@ -246,3 +246,20 @@ def test_config_trains_and_improves(name, overrides, tmp_path):
     assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
     if "modes_covered_trained" in s:
         assert s["modes_covered_trained"] >= 6 and s["modes_covered_init"] <= 2, s
+
+
+def test_task_rejects_bad_config():
+    # The trainer's builder names the config key (before any tracing).
+    from experiments.configs import toy2d_wgan_gp
+    from experiments.tasks import gan as gan_task
+    import types
+
+    data = types.SimpleNamespace(shape=(2,), num_classes=None)   # the builder reads only the shape
+    cfg = toy2d_wgan_gp.get_config("runlocal")
+    cfg.gan.n_critic = 0
+    with pytest.raises(ValueError, match="config.gan.*n_critic must be >= 1"):
+        gan_task.build(cfg, data)
+    cfg = toy2d_wgan_gp.get_config("runlocal")
+    cfg.gan.kind = "lsgan"
+    with pytest.raises(ValueError, match="config.gan.kind"):
+        gan_task.build(cfg, data)

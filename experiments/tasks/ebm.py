@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from experiments.tasks import Task, _modes, config_error, ema_from, optimizer_from
 from genjax.families import ebm
@@ -63,8 +62,8 @@ def build(config, data, workdir: str | None = None) -> Task:
         s = ebm.EBMState(params=state.params, opt_state=state.opt_state["optimizer"],
                          buffer=state.opt_state.get("buffer"), step=state.step)
         new, m = step_fn(s, batch["x"], key)
-        grads_norm = optax.global_norm(jax.tree_util.tree_map(lambda a, b: a - b, new.params, s.params))
-        finite = jnp.isfinite(m["loss"]) & jnp.isfinite(grads_norm)
+        finite = jnp.isfinite(m["loss"]) & jnp.isfinite(m["grad_norm"]) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree_util.tree_leaves(new.params)]))
         beta = ema.decay(state.step)
         opt_state = {"optimizer": new.opt_state}
         if new.buffer is not None:
@@ -73,7 +72,7 @@ def build(config, data, workdir: str | None = None) -> Task:
                           ema_params=jax.tree_util.tree_map(lambda a, p: beta * a + (1.0 - beta) * p,
                                                             state.ema_params, new.params))
         new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), cand, state)
-        return new_state, dict(m, grad_norm=grads_norm, finite=finite)
+        return new_state, dict(m, finite=finite)
 
     def sample(params, n, key):
         return ebm.sample(net.apply, params, init_sampler, n, key=key,

@@ -41,10 +41,6 @@ def build(config, data, workdir: str | None = None) -> Task:
         activation(g.act)
     gen = MLPGenerator(out_shape=tuple(data.shape), hidden=tuple(g.gen_hidden), act=g.act)
     crit = ScalarMLP(hidden=tuple(g.critic_hidden), act=g.act)
-    batch = int(config.training.batch_size)
-    if batch % int(g.n_critic):
-        raise ValueError(f"config.training.batch_size={batch} must be a multiple of "
-                         f"config.gan.n_critic={g.n_critic}")
     tx = optimizer_from(config)
     ema = ema_from(config)
     latent = int(g.latent_dim)
@@ -52,6 +48,10 @@ def build(config, data, workdir: str | None = None) -> Task:
         step_fn = gan_train.make_train_step(obj, gen.apply, crit.apply, tx, tx, latent,
                                             n_critic=int(g.n_critic), n_gen=int(g.n_gen),
                                             particle_step_size=float(g.particle_step_size) or None)
+    batch = int(config.training.batch_size)
+    if batch % int(g.n_critic):
+        raise ValueError(f"config.training.batch_size={batch} must be a multiple of "
+                         f"config.gan.n_critic={g.n_critic}")
 
     def init(key):
         kg, kc = jax.random.split(key)

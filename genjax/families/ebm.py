@@ -225,7 +225,7 @@ def make_train_step(energy: Callable, opt: optax.GradientTransformation, init_sa
         buffer = state.buffer if idx is None else state.buffer.at[idx].set(x_neg)
         new_state = EBMState(params=optax.apply_updates(state.params, updates),
                              opt_state=opt_state, buffer=buffer, step=state.step + 1)
-        return new_state, dict(aux, loss=loss)
+        return new_state, dict(aux, loss=loss, grad_norm=optax.global_norm(grads))
 
     return step
 
