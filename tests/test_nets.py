@@ -181,3 +181,16 @@ def test_registry_and_errors():
         nets.init_params(net, jnp.ones((2, 2)), jax.random.key(0))
     with pytest.raises(ValueError, match="UNet"):
         nets.init_params(nets.UNet(ch=8, num_groups=4), jnp.ones((2, 8)), jax.random.key(0))
+
+
+def test_denoiser_from_carries_params_as_leaves():
+    # The sampler traces params (new params reuse the compiled sampler): same apply -> same treedef.
+    apply = lambda p, x, t, label=None, train=False, key=None: p * x
+    s = schedules.rectified()
+    d1 = nets.denoiser_from(apply, jnp.float32(1.0), s, "velocity")
+    d2 = nets.denoiser_from(apply, jnp.float32(2.0), s, "velocity")
+    assert jax.tree.structure(d1) == jax.tree.structure(d2)
+    assert [float(v) for v in jax.tree.leaves(d2)] == [2.0]
+    x = jnp.ones((3, 2))
+    # rectified velocity u = 2x <-> D = x - t u = (1 - 2t) x
+    np.testing.assert_allclose(jax.jit(lambda d, x: d(x, 0.25))(d2, x), 0.5 * x, rtol=1e-5)

@@ -28,6 +28,7 @@ Models" (Table 1, Appendix B.6); Salimans & Ho 2022, "Progressive Distillation" 
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Optional
 
 import jax
@@ -130,19 +131,33 @@ def denoise(apply: Callable, params, s: Schedule, predicts: str, x: Array, t: Ar
     return predictions.to_denoiser(predicts, s, out, x, tb)
 
 
+@functools.lru_cache(maxsize=256)
+def _bound(what: str, apply: Callable, s: Schedule, predicts: str, sigma_data: Optional[float]) -> Callable:
+    """One function object per (apply, s, predicts, sigma_data): a stable jit cache key."""
+
+    def fn(params, label, x, t):
+        if what == "velocity" and predicts == "velocity":
+            return apply(params, x, batch_times(t, x.shape[0]), label)
+        d = denoise(apply, params, s, predicts, x, t, label, sigma_data=sigma_data)
+        if what == "denoiser":
+            return d
+        return predictions.from_denoiser("velocity", s, d, x, batch_times(t, x.shape[0]))
+
+    return fn
+
+
 def denoiser_from(apply: Callable, params, s: Schedule, predicts: str, label: Optional[Array] = None,
                   *, sigma_data: Optional[float] = None) -> Callable:
     """``denoiser(x, t) -> E[x_0 | x_t]`` of a trained network, for samplers and guidance.
 
     ``label`` is fixed by the closure (None: the null label of a conditional network, i.e. the
-    unconditional model of classifier-free guidance).
+    unconditional model of classifier-free guidance). The result is a ``jax.tree_util.Partial``
+    carrying (params, label) as pytree leaves, so ``genjax.samplers.sample`` traces them instead of
+    baking them into the program: new params (the trainer's periodic samples) reuse the compiled
+    sampler as long as ``apply`` is the same object.
     """
     check_predicts(predicts)
-
-    def denoiser(x, t):
-        return denoise(apply, params, s, predicts, x, t, label, sigma_data=sigma_data)
-
-    return denoiser
+    return jax.tree_util.Partial(_bound("denoiser", apply, s, predicts, sigma_data), params, label)
 
 
 def velocity_from(apply: Callable, params, s: Schedule, predicts: str, label: Optional[Array] = None,
@@ -150,15 +165,8 @@ def velocity_from(apply: Callable, params, s: Schedule, predicts: str, label: Op
     """``velocity(x, t) -> E[dx_t/dt | x_t]`` (the probability-flow ODE field) of a network.
 
     A "velocity" network is returned as is (no round trip through the denoiser, so the ends
-    t = 0 and t = 1 of a rectified flow stay finite); other kinds convert through D.
+    t = 0 and t = 1 of a rectified flow stay finite); other kinds convert through D. A
+    ``jax.tree_util.Partial`` like ``denoiser_from``.
     """
     check_predicts(predicts)
-
-    def velocity(x, t):
-        tb = batch_times(t, x.shape[0])
-        if predicts == "velocity":
-            return apply(params, x, tb, label)
-        d = denoise(apply, params, s, predicts, x, tb, label, sigma_data=sigma_data)
-        return predictions.from_denoiser("velocity", s, d, x, tb)
-
-    return velocity
+    return jax.tree_util.Partial(_bound("velocity", apply, s, predicts, sigma_data), params, label)
