@@ -1,0 +1,153 @@
+"""Wall time against sequence length and state size: sequential scan vs DEER (Lim et al., Fig. 2).
+
+    python -m experiments.papers.deer.speed --workdir runs/deer_speed [--quick]
+
+A random GRU (inputs of size 2, batch --batch via jax.vmap) evaluated by ``lax.scan``
+(``sequential()``), Newton (DEER) and quasi-Newton (closed-form diagonal) at
+T in {1e3, 3e3, 1e4, 3e4, 1e5} (n = --n) and n in {2, 4, ..., 64} (T = --T_for_n). Every
+configuration is compiled first (``lower().compile()``, timed separately), then run --repeats
+times with ``block_until_ready``; the median is reported. Speed-up = t_sequential / t_method,
+measured in the same run.
+
+Honest expectations: the parallel scan does O(T n^3) (Newton) or O(T n) (quasi) work times the
+number of sweeps, against O(T n^2) sequential work; it wins only where depth matters, i.e. on
+a GPU / TPU with T large. On a 2-core CPU it is expected to be *slower* than ``lax.scan``. The
+script runs unchanged on any backend (``jax.default_backend()`` is recorded).
+
+Outputs under --workdir: deer_speed.csv (method, n, T, batch, seconds, compile_seconds, sweeps,
+speedup), deer_speed.json (the same plus machine and versions) and deer_speed.png.
+
+References: Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence
+Length" (ICLR), Fig. 2 (speed-up of DEER over sequential evaluation of a GRU).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from genjax import fixedpoint
+from genjax.fixedpoint import cells
+
+METHODS = {
+    "sequential": fixedpoint.sequential,
+    "newton": fixedpoint.newton,
+    "quasi_newton": lambda: fixedpoint.quasi_newton(cells.gru.diagonal),
+}
+
+
+def time_config(method_name: str, n: int, T: int, batch: int, repeats: int, seed: int = 0):
+    """(seconds, compile_seconds, max sweeps, converged) for one configuration."""
+    k_p, k_x = jax.random.split(jax.random.key(seed))
+    params = cells.gru.init(2, n, k_p)
+    xs = jax.random.normal(k_x, (batch, T, 2))
+    h0 = jnp.zeros((batch, n))
+    method = METHODS[method_name]()
+
+    def run(params, h0, xs):
+        return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method))(
+            h0, xs)
+
+    start = time.perf_counter()
+    compiled = jax.jit(run).lower(params, h0, xs).compile()
+    compile_s = time.perf_counter() - start
+    hs, info = jax.block_until_ready(compiled(params, h0, xs))       # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(params, h0, xs))
+        times.append(time.perf_counter() - start)
+    return (statistics.median(times), compile_s, int(np.max(info.num_iters)),
+            bool(np.all(info.converged)))
+
+
+def sweep(grid, batch, repeats, rows, start):
+    for n, T in grid:
+        base = None
+        for name in METHODS:
+            sec, comp, iters, ok = time_config(name, n, T, batch, repeats)
+            base = sec if name == "sequential" else base
+            rows.append({"method": name, "n": n, "T": T, "batch": batch, "seconds": sec,
+                         "compile_seconds": comp, "sweeps": iters, "converged": ok,
+                         "speedup": base / sec})
+            print(f"{name:12s} n={n:3d} T={T:7d} batch={batch}: {sec * 1e3:9.2f} ms "
+                  f"(compile {comp:5.1f} s, sweeps {iters:3d}, conv {ok}) speed-up "
+                  f"{base / sec:6.3f}  [{time.time() - start:.0f}s]", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--quick", action="store_true", help="T <= 1e4, n <= 8, 1 repeat")
+    parser.add_argument("--n", type=int, default=8, help="state size of the T sweep")
+    parser.add_argument("--T_for_n", type=int, default=10_000, help="T of the n sweep")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    Ts = [1_000, 3_000, 10_000, 30_000, 100_000]
+    ns = [2, 4, 8, 16, 32, 64]
+    if args.quick:
+        Ts, ns, args.T_for_n, args.repeats = [1_000, 10_000], [2, 8], 1_000, 1
+    os.makedirs(args.workdir, exist_ok=True)
+    start, rows = time.time(), []
+    sweep([(args.n, T) for T in Ts], args.batch, args.repeats, rows, start)
+    sweep([(n, args.T_for_n) for n in ns if n != args.n or args.T_for_n not in Ts],
+          args.batch, args.repeats, rows, start)
+
+    with open(os.path.join(args.workdir, "deer_speed.csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()][:1],
+            "cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "python": platform.python_version(), "jax": jax.__version__}
+    with open(os.path.join(args.workdir, "deer_speed.json"), "w") as fh:
+        json.dump({"settings": vars(args), "machine": meta, "rows": rows}, fh, indent=2)
+    plot(rows, args, meta, os.path.join(args.workdir, "deer_speed.png"))
+    print(f"wrote {args.workdir}/deer_speed.{{png,csv,json}}")
+
+
+def plot(rows, args, meta, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    by_T = [r for r in rows if r["n"] == args.n]
+    by_n = [r for r in rows if r["T"] == args.T_for_n]
+    for name in METHODS:
+        rT = sorted((r["T"], r["seconds"], r["speedup"]) for r in by_T if r["method"] == name)
+        rn = sorted((r["n"], r["speedup"]) for r in by_n if r["method"] == name)
+        if rT:
+            T, sec, sp = np.array(rT).T
+            axes[0].loglog(T, sec, "o-", label=name)
+            if name != "sequential":
+                axes[1].semilogx(T, sp, "o-", label=name)
+        if rn and name != "sequential":
+            n, sp = np.array(rn).T
+            axes[2].semilogx(n, sp, "o-", base=2, label=name)
+    axes[0].set(xlabel="sequence length T", ylabel="seconds (median, after compile)",
+                title=f"GRU n={args.n}, batch {args.batch}")
+    axes[1].set(xlabel="sequence length T", ylabel="speed-up over lax.scan",
+                title=f"speed-up, n={args.n} ({meta['backend']})")
+    axes[2].set(xlabel="state size n", ylabel="speed-up over lax.scan",
+                title=f"speed-up, T={args.T_for_n} ({meta['backend']})")
+    for ax in axes[1:]:
+        ax.axhline(1.0, color="k", lw=0.5, ls=":")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=85)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

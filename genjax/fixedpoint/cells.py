@@ -1,0 +1,163 @@
+"""Recurrent cells as plain functions: ``init(n_in, n_hidden, key) -> params``,
+``step(h, x, params) -> h``, plus the closed-form diagonal of d step / d h for quasi-Newton.
+
+    cell = fixedpoint.cells.gru
+    params = cell.init(n_in, n_hidden, key)          # the PRNG key comes last (house rule)
+    hs, info = fixedpoint.solve(cell.step, jnp.zeros(cell.state_size(n_hidden)), xs, params,
+                                method=fixedpoint.quasi_newton(cell.diagonal))
+
+Params are plain dicts of arrays. Recurrent matrices are drawn N(0, 1/n_hidden), input matrices
+N(0, 1/n_in), biases zero (LSTM forget bias 1). The LSTM state is (h, c) packed as one vector
+[2 n_hidden] = concat(h, c) so that ``solve`` works on [T, d] arrays throughout.
+
+References: Elman 1990, "Finding Structure in Time" (tanh RNN); Cho et al. 2014, "Learning
+Phrase Representations using RNN Encoder-Decoder" (GRU); Hochreiter & Schmidhuber 1997, "Long
+Short-Term Memory"; Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of
+Nonlinear RNNs" (diagonal Jacobians for quasi-DEER).
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+class Cell(NamedTuple):
+    """A recurrent cell.
+
+    Attributes:
+      init: ``(n_in, n_hidden, key) -> params``.
+      step: ``(h [d], x [n_in], params) -> h [d]``.
+      diagonal: ``(h [d], x [n_in], params) -> [d]``, the diagonal of d step / d h.
+      state_size: ``n_hidden -> d`` (n_hidden, or 2 n_hidden for the LSTM).
+    """
+
+    init: Callable
+    step: Callable
+    diagonal: Callable
+    state_size: Callable
+
+
+def _check_sizes(name, n_in, n_hidden):
+    for arg, value in (("n_in", n_in), ("n_hidden", n_hidden)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"cells.{name}.init: {arg} must be an int >= 1, got {value!r}.")
+
+
+def _dense(key, shape, fan_in):
+    return jax.random.normal(key, shape) / jnp.sqrt(fan_in)
+
+
+def _mv(W, v):
+    return jnp.dot(W, v, precision=jax.lax.Precision.HIGHEST)
+
+
+# --- tanh RNN: h' = tanh(W h + U x + b) --------------------------------------------------------
+
+def _tanh_init(n_in: int, n_hidden: int, key: Array) -> dict:
+    _check_sizes("tanh_rnn", n_in, n_hidden)
+    kw, ku = jax.random.split(key)
+    return {"W": _dense(kw, (n_hidden, n_hidden), n_hidden),
+            "U": _dense(ku, (n_hidden, n_in), n_in), "b": jnp.zeros(n_hidden)}
+
+
+def _tanh_step(h: Array, x: Array, params: dict) -> Array:
+    return jnp.tanh(_mv(params["W"], h) + _mv(params["U"], x) + params["b"])
+
+
+def _tanh_diagonal(h: Array, x: Array, params: dict) -> Array:
+    """d h'_i / d h_i = (1 - h'_i^2) W_ii."""
+    out = _tanh_step(h, x, params)
+    return (1.0 - out * out) * jnp.diagonal(params["W"])
+
+
+tanh_rnn = Cell(_tanh_init, _tanh_step, _tanh_diagonal, lambda n_hidden: n_hidden)
+
+
+# --- GRU ----------------------------------------------------------------------------------------
+#   z = sigma(Wz x + Uz h + bz),  r = sigma(Wr x + Ur h + br),
+#   c = tanh(Wc x + Uc (r * h) + bc),  h' = (1 - z) * h + z * c
+
+def _gru_init(n_in: int, n_hidden: int, key: Array) -> dict:
+    _check_sizes("gru", n_in, n_hidden)
+    keys = jax.random.split(key, 6)
+    params = {}
+    for i, gate in enumerate("zrc"):
+        params["W" + gate] = _dense(keys[2 * i], (n_hidden, n_in), n_in)
+        params["U" + gate] = _dense(keys[2 * i + 1], (n_hidden, n_hidden), n_hidden)
+        params["b" + gate] = jnp.zeros(n_hidden)
+    return params
+
+
+def _gru_gates(h, x, p):
+    z = jax.nn.sigmoid(_mv(p["Wz"], x) + _mv(p["Uz"], h) + p["bz"])
+    r = jax.nn.sigmoid(_mv(p["Wr"], x) + _mv(p["Ur"], h) + p["br"])
+    c = jnp.tanh(_mv(p["Wc"], x) + _mv(p["Uc"], r * h) + p["bc"])
+    return z, r, c
+
+
+def _gru_step(h: Array, x: Array, params: dict) -> Array:
+    z, _, c = _gru_gates(h, x, params)
+    return (1.0 - z) * h + z * c
+
+
+def _gru_diagonal(h: Array, x: Array, params: dict) -> Array:
+    """d h'_i / d h_i = (1 - z_i) + (c_i - h_i) z_i (1 - z_i) Uz_ii
+    + z_i (1 - c_i^2) [Uc_ii r_i + sum_k Uc_ik Ur_ki h_k r_k (1 - r_k)]   (O(n^2), no Jacobian)."""
+    p = params
+    z, r, c = _gru_gates(h, x, p)
+    da = jnp.diagonal(p["Uc"]) * r + _mv(p["Uc"] * p["Ur"].T, h * r * (1.0 - r))
+    return ((1.0 - z) + (c - h) * z * (1.0 - z) * jnp.diagonal(p["Uz"])
+            + z * (1.0 - c * c) * da)
+
+
+gru = Cell(_gru_init, _gru_step, _gru_diagonal, lambda n_hidden: n_hidden)
+
+
+# --- LSTM, state (h, c) packed as [2 n] ---------------------------------------------------------
+#   i, f, o = sigma(W. x + U. h + b.),  g = tanh(Wg x + Ug h + bg),
+#   c' = f * c + i * g,  h' = o * tanh(c')
+
+def _lstm_init(n_in: int, n_hidden: int, key: Array) -> dict:
+    _check_sizes("lstm", n_in, n_hidden)
+    keys = jax.random.split(key, 8)
+    params = {}
+    for i, gate in enumerate("ifgo"):
+        params["W" + gate] = _dense(keys[2 * i], (n_hidden, n_in), n_in)
+        params["U" + gate] = _dense(keys[2 * i + 1], (n_hidden, n_hidden), n_hidden)
+        params["b" + gate] = jnp.ones(n_hidden) if gate == "f" else jnp.zeros(n_hidden)
+    return params
+
+
+def _lstm_parts(state, x, p):
+    n = state.shape[-1] // 2
+    h, c = state[:n], state[n:]
+    pre = {g: _mv(p["W" + g], x) + _mv(p["U" + g], h) + p["b" + g] for g in "ifgo"}
+    i, f, o = (jax.nn.sigmoid(pre[g]) for g in "ifo")
+    g = jnp.tanh(pre["g"])
+    c_new = f * c + i * g
+    return h, c, i, f, g, o, c_new
+
+
+def _lstm_step(state: Array, x: Array, params: dict) -> Array:
+    _, _, _, _, _, o, c_new = _lstm_parts(state, x, params)
+    return jnp.concatenate([o * jnp.tanh(c_new), c_new])
+
+
+def _lstm_diagonal(state: Array, x: Array, params: dict) -> Array:
+    """[d h'_j / d h_j, d c'_j / d c_j] with d c'_j / d c_j = f_j and
+    d h'_j / d h_j = o_j (1 - o_j) Uo_jj tanh(c'_j) + o_j (1 - tanh^2 c'_j)
+    [c_j f_j (1 - f_j) Uf_jj + g_j i_j (1 - i_j) Ui_jj + i_j (1 - g_j^2) Ug_jj]."""
+    p = params
+    _, c, i, f, g, o, c_new = _lstm_parts(state, x, p)
+    tc = jnp.tanh(c_new)
+    dc_dh = (c * f * (1.0 - f) * jnp.diagonal(p["Uf"]) + g * i * (1.0 - i) * jnp.diagonal(p["Ui"])
+             + i * (1.0 - g * g) * jnp.diagonal(p["Ug"]))
+    dh_dh = o * (1.0 - o) * jnp.diagonal(p["Uo"]) * tc + o * (1.0 - tc * tc) * dc_dh
+    return jnp.concatenate([dh_dh, f])
+
+
+lstm = Cell(_lstm_init, _lstm_step, _lstm_diagonal, lambda n_hidden: 2 * n_hidden)

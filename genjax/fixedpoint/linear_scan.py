@@ -1,0 +1,116 @@
+"""Linear recurrences h_t = A_t h_{t-1} + b_t in O(log T) depth by an associative scan.
+
+The pairs e_t = (A_t, b_t) compose associatively,
+
+    e_i (then) e_j = (A_j A_i, A_j b_i + b_j),
+
+so every prefix h_t = (e_1 ... e_t)(h_0) comes out of one ``lax.associative_scan`` of depth
+O(log T) and work O(T n^3) (dense A) or O(T n) (diagonal A). This is the only linear solver
+of the package: Newton-type iterations use it forward, implicit gradients use it in reverse.
+
+Numerics: dense products use ``Precision.HIGHEST`` (no TF32 / bf16 passes on accelerators).
+``h_0`` is folded into the first element (b_1 <- A_1 h_0 + b_1) instead of being carried as an
+extra scan element, so the scan never forms the product A_T ... A_1 applied to a separate state;
+products of contractive factors underflow harmlessly to zero. Long products of expanding
+factors (|A| > 1 over many steps) overflow in any arithmetic; the solver in ``iteration.py``
+contains the resulting non-finite values.
+
+References: Blelloch 1990, "Prefix Sums and Their Applications"; Lim et al. 2024,
+"Parallelizing Non-Linear Sequential Models over the Sequence Length" (ICLR), section 3.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+HIGHEST = lax.Precision.HIGHEST
+
+
+def is_diagonal(A: Array, b: Array) -> bool:
+    """True when A holds diagonals [T, n] rather than dense matrices [T, n, n]."""
+    return A.ndim == b.ndim
+
+
+def matvec(A: Array, v: Array) -> Array:
+    """A v for dense A [..., n, n] (HIGHEST precision) or diagonal A [..., n]."""
+    if A.ndim == v.ndim:
+        return A * v
+    return jnp.einsum("...ij,...j->...i", A, v, precision=HIGHEST)
+
+
+def _check(A: Array, b: Array, h0: Array) -> None:
+    if b.ndim != 2:
+        raise ValueError(f"linear_scan: b must have shape [T, n], got {b.shape}.")
+    T, n = b.shape
+    if T == 0:
+        raise ValueError("linear_scan: b has T = 0 time steps.")
+    if A.shape not in ((T, n), (T, n, n)):
+        raise ValueError(
+            f"linear_scan: A must have shape [T, n, n] = {(T, n, n)} (dense) or [T, n] = {(T, n)} "
+            f"(diagonal), got {A.shape}.")
+    if h0.shape != (n,):
+        raise ValueError(f"linear_scan: h0 must have shape [n] = {(n,)}, got {h0.shape}.")
+
+
+def _combine_dense(first, second):
+    A1, b1 = first
+    A2, b2 = second
+    A = jnp.matmul(A2, A1, precision=HIGHEST)
+    b = jnp.einsum("...ij,...j->...i", A2, b1, precision=HIGHEST) + b2
+    return A, b
+
+
+def _combine_diagonal(first, second):
+    A1, b1 = first
+    A2, b2 = second
+    return A2 * A1, A2 * b1 + b2
+
+
+def linear_scan(A: Array, b: Array, h0: Array, reverse: bool = False) -> Array:
+    """Solves h_t = A_t h_{t-1} + b_t for t = 1..T from h_0, in parallel over t.
+
+    Args:
+      A: [T, n, n] dense transition matrices, or [T, n] diagonals (elementwise products).
+      b: [T, n] offsets.
+      h0: [n] initial state h_0.
+      reverse: if True, solves the backward recurrence h_t = A_t h_{t+1} + b_t for
+        t = T..1 from h_{T+1} = h0 (what adjoint / smoothing passes need).
+
+    Returns:
+      hs: [T, n] with hs[t - 1] = h_t (h_0 itself is not included).
+
+    References: Blelloch 1990, "Prefix Sums and Their Applications"; Lim et al. 2024, "DEER".
+    """
+    A, b, h0 = jnp.asarray(A), jnp.asarray(b), jnp.asarray(h0)
+    _check(A, b, h0)
+    dtype = jnp.result_type(A, b, h0)
+    return _linear_scan(A.astype(dtype), b.astype(dtype), h0.astype(dtype), bool(reverse))
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _linear_scan(A, b, h0, reverse):
+    # jit: one compiled program even when called eagerly (op-by-op dispatch of the scan's
+    # O(log T) levels is slow); inside an outer jit this is inlined.
+    first = -1 if reverse else 0
+    b = b.at[first].add(matvec(A[first], h0))
+    combine = _combine_diagonal if is_diagonal(A, b) else _combine_dense
+    _, hs = lax.associative_scan(combine, (A, b), reverse=reverse)
+    return hs
+
+
+def linear_scan_sequential(A: Array, b: Array, h0: Array, reverse: bool = False) -> Array:
+    """The same recurrence by ``lax.scan`` (O(T) depth): the reference for ``linear_scan``."""
+    A, b, h0 = jnp.asarray(A), jnp.asarray(b), jnp.asarray(h0)
+    _check(A, b, h0)
+
+    def step(h, Ab):
+        A_t, b_t = Ab
+        h = matvec(A_t, h) + b_t
+        return h, h
+
+    _, hs = lax.scan(step, h0, (A, b), reverse=reverse)
+    return hs

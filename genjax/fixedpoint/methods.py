@@ -1,0 +1,227 @@
+"""Fixed-point strategies for h_t = f(h_{t-1}, x_t): which A_t linearises the step.
+
+Every parallel method solves the recurrence by repeating, from a guess h^(k),
+
+    h^(k+1)_t = A_t h^(k+1)_{t-1} + [f(h^(k)_{t-1}, x_t) - A_t h^(k)_{t-1}],    (*)
+
+a *linear* recurrence that ``linear_scan`` solves in O(log T) depth. The exact solution is a
+fixed point of (*) for any A_t; the choice of A_t sets the convergence speed and the cost:
+
+    newton()        A_t = J_t = d f / d h_{t-1}   dense [n, n]   quadratic convergence (DEER)
+    quasi_newton()  A_t = diag J_t               [n]            never forms J (quasi-DEER)
+    picard()        A_t = I                      [n]            cumulative-sum iteration
+    jacobi()        A_t = 0                      (no scan)      h^(k+1)_t = f(h^(k)_{t-1}, x_t)
+    damped(s, base) base's A_t, solved as a Levenberg-Marquardt step (ELK), see ``elk.py``
+    sequential()    no iteration: the reference ``lax.scan``
+
+Every method except ``damped`` is exact after at most T sweeps: if h^(k)_1..h^(k)_{t-1} are
+exact, (*) makes h^(k+1)_t = f(h_{t-1}, x_t) exact too (Gonzalez et al. 2025).
+
+A strategy is a ``Method`` NamedTuple of pure functions (DESIGN.md section 3); wrappers such as
+``fallback(method)`` and ``damped(strength, base)`` compose them.
+
+References: Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence
+Length" (ICLR); Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
+RNNs" (NeurIPS; quasi-DEER, ELK); Gonzalez et al. 2025, "A Unifying Framework for Parallelizing
+Sequential Models with Linear Dynamical Systems" (Newton / quasi-Newton / Picard / Jacobi).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from genjax.fixedpoint.linear_scan import linear_scan
+
+Array = jax.Array
+
+
+class Info(NamedTuple):
+    """Status of a solve, returned (never raised) from inside jit.
+
+    Attributes:
+      converged: bool [] -- the last update AND the fixed-point residual of the returned hs are
+        both <= tol * max(1, max|h|); or the answer is the sequential scan (fallback).
+      num_iters: int32 [] -- parallel sweeps performed (1 for ``sequential()``).
+      residual: float [] -- max_t |h_t - f(h_{t-1}, x_t)|_inf of the returned hs, relative to
+        max(1, max|h|) (0 for the sequential scan, which satisfies the recurrence by construction).
+      fell_back: bool [] -- True when ``fallback(...)`` replaced a failed solve by ``lax.scan``.
+    """
+
+    converged: Array
+    num_iters: Array
+    residual: Array
+    fell_back: Array
+
+
+class Method(NamedTuple):
+    """A fixed-point strategy.
+
+    Attributes:
+      name: a readable label.
+      linearize: ``(fn, h, x, params, key) -> (f(h) [n], A)`` for one time step, where
+        ``fn(h) = step_fn(h, x, params)``; A is dense [n, n] or a diagonal [n]. ``None`` marks
+        ``sequential()`` (no iteration).
+      solve_linear: ``(A [T, ...], b [T, n], h0 [n], hs [T, n]) -> hs_new [T, n]`` solves (*);
+        ``hs`` is the current iterate (used by damped methods).
+      finalize: ``(hs, info, run_sequential) -> (hs, info)`` post-processing (``fallback``).
+      needs_key: whether ``linearize`` draws random numbers (``solve`` then needs ``key``).
+      window: sliding-window length (ParaDiGMS) or None for the whole sequence; a windowed
+        method runs through ``window.solve_window`` (``solve`` dispatches to it).
+      tol: the method's own tolerance (used by ``solve_window``) or None.
+    """
+
+    name: str
+    linearize: Optional[Callable]
+    solve_linear: Optional[Callable]
+    finalize: Callable
+    needs_key: bool = False
+    window: Optional[int] = None
+    tol: Optional[float] = None
+
+
+def _identity_finalize(hs, info, run_sequential):
+    del run_sequential
+    return hs, info
+
+
+def _scan_solve(A, b, h0, hs):
+    del hs
+    return linear_scan(A, b, h0)
+
+
+def _dense_jacobian(fn, h, x, params, key):
+    del x, params, key
+    J, f = jax.jacfwd(lambda v: (fn(v), fn(v)), has_aux=True)(h)
+    return f, J
+
+
+def sequential() -> Method:
+    """The reference: ``lax.scan`` over t, O(T) depth, exact in one pass.
+
+    References: Lim et al. 2024, "DEER" (the sequential baseline of every comparison).
+    """
+    return Method("sequential", None, None, _identity_finalize)
+
+
+def newton() -> Method:
+    """DEER: A_t = J_t = d f(h_{t-1}, x_t) / d h_{t-1} (dense, by ``jax.jacfwd``).
+
+    Newton's method on the residual r_t(h) = h_t - f(h_{t-1}, x_t): quadratic convergence near
+    the solution, O(T n^3) work per sweep.
+
+    References: Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence
+    Length" (ICLR), eq. (5)-(7).
+    """
+    return Method("newton", _dense_jacobian, _scan_solve, _identity_finalize)
+
+
+def quasi_newton(diagonal: Optional[Callable] = None, num_probes: int = 8) -> Method:
+    """quasi-DEER: A_t = diag J_t, never forming the dense Jacobian.
+
+    The diagonal comes from ``diagonal(h, x, params) -> [n]`` when given (the cells in
+    ``fixedpoint.cells`` provide it in closed form, O(n^2) per step); otherwise from Hutchinson's
+    stochastic estimate diag J ~ (1/m) sum_i v_i * (J v_i), Rademacher v_i, m = ``num_probes``
+    Jacobian-vector products per step and sweep (then ``solve`` needs ``key``). An inexact
+    diagonal only slows convergence: the fixed point of (*) does not depend on A_t.
+
+    References: Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
+    RNNs" (NeurIPS), section 4.1; Bekas et al. 2007, "An estimator for the diagonal of a matrix".
+    """
+    if diagonal is not None:
+        if not callable(diagonal):
+            raise TypeError(f"quasi_newton: diagonal must be callable (h, x, params) -> [n], "
+                            f"got {type(diagonal).__name__}.")
+
+        def linearize(fn, h, x, params, key):
+            del key
+            return fn(h), diagonal(h, x, params)
+
+        return Method("quasi_newton", linearize, _scan_solve, _identity_finalize)
+
+    if not isinstance(num_probes, int) or isinstance(num_probes, bool) or num_probes < 1:
+        raise ValueError(f"quasi_newton: num_probes must be an int >= 1, got {num_probes!r}.")
+
+    def linearize_stochastic(fn, h, x, params, key):
+        del x, params
+        f, jvp = jax.linearize(fn, h)
+        v = jax.random.rademacher(key, (num_probes,) + h.shape, dtype=h.dtype)
+        return f, jnp.mean(v * jax.vmap(jvp)(v), axis=0)
+
+    return Method("quasi_newton(stochastic)", linearize_stochastic, _scan_solve,
+                  _identity_finalize, needs_key=True)
+
+
+def picard(window: Optional[int] = None, tol: Optional[float] = None) -> Method:
+    """Picard iteration: A_t = I, so (*) is a cumulative sum of f(h^(k)_{t-1}) - h^(k)_{t-1}.
+
+    For an Euler-discretised ODE h_t = h_{t-1} + dt g(h_{t-1}) this is the classical Picard
+    iteration h(t) = h(0) + int_0^t g(h^(k)(s)) ds. With ``window`` (an int >= 1) the sweeps
+    run over a sliding window of that many steps with ParaDiGMS's acceptance rule and ``tol``
+    (> 0); see ``window.solve_window``. Both are checked here, before tracing.
+
+    References: Shih et al. 2023, "Parallel Sampling of Diffusion Models" (ParaDiGMS);
+    Gonzalez et al. 2025, "A Unifying Framework for Parallelizing Sequential Models".
+    """
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ValueError(f"picard: window must be an int >= 1 (or None for the whole sequence), got {window!r}.")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
+                            or not math.isfinite(tol) or tol <= 0):
+        raise ValueError(f"picard: tol must be a finite float > 0 (or None), got {tol!r}.")
+
+    def linearize(fn, h, x, params, key):
+        del x, params, key
+        return fn(h), jnp.ones_like(h)
+
+    name = "picard" if window is None else f"picard(window={window})"
+    return Method(name, linearize, _scan_solve, _identity_finalize, window=window,
+                  tol=None if tol is None else float(tol))
+
+
+def jacobi() -> Method:
+    """Jacobi iteration: A_t = 0, h^(k+1)_t = f(h^(k)_{t-1}, x_t) for all t at once (no scan).
+
+    References: Song et al. 2021, "Accelerating Feedforward Computation via Parallel Nonlinear
+    Equation Solving" (ICML); Gonzalez et al. 2025, "A Unifying Framework".
+    """
+    def linearize(fn, h, x, params, key):
+        del x, params, key
+        return fn(h), jnp.zeros_like(h)
+
+    def solve_linear(A, b, h0, hs):
+        del A, h0, hs
+        return b
+
+    return Method("jacobi", linearize, solve_linear, _identity_finalize)
+
+
+def fallback(method: Method) -> Method:
+    """Wraps ``method``: when it did not converge, return the sequential ``lax.scan`` instead.
+
+    The result then carries ``info.fell_back = True`` and ``info.converged = True`` (the scan is
+    exact by construction) while ``info.num_iters`` keeps the parallel sweeps that were tried.
+    Under ``jax.vmap`` both branches are evaluated (``lax.cond`` becomes a select).
+
+    References: Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
+    RNNs" (a failed parallel solve should never be returned as an answer).
+    """
+    if not isinstance(method, Method):
+        raise TypeError(f"fallback: method must be a fixedpoint.Method, got {type(method).__name__}.")
+    if method.linearize is None:
+        return method
+
+    def finalize(hs, info, run_sequential):
+        hs, info = method.finalize(hs, info, run_sequential)
+
+        def use_sequential(_):
+            hs_seq = run_sequential()
+            ok = jnp.all(jnp.isfinite(hs_seq))
+            return hs_seq, Info(ok, info.num_iters, jnp.zeros_like(info.residual),
+                                jnp.asarray(True))
+
+        return lax.cond(info.converged, lambda _: (hs, info), use_sequential, None)
+
+    return method._replace(name=f"fallback({method.name})", finalize=finalize)
