@@ -61,10 +61,15 @@ class SampleInfo(NamedTuple):
     Attributes:
       nfe: int32, the exact number of denoiser evaluations.
       trajectory: [N + 1, B, ...] states on the grid (``x_init`` first), or None.
+      num_iters: int32, sequential steps (N) or parallel sweeps (``sample(..., parallel=...)``).
+      converged: bool, True for the sequential loop; for a parallel solve, whether every step
+        was accepted within tolerance (see ``samplers.parallel``).
     """
 
     nfe: Array
     trajectory: Optional[Array]
+    num_iters: Optional[Array] = None
+    converged: Optional[Array] = None
 
 
 def no_check(s, ts) -> None:
@@ -137,11 +142,12 @@ def _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final
     if denoise_final:
         x = denoiser(x, ts[-1])
         nfe = nfe + 1
-    return x, SampleInfo(nfe=nfe, trajectory=traj)
+    return x, SampleInfo(nfe=nfe, trajectory=traj, num_iters=jnp.asarray(n, jnp.int32), converged=jnp.asarray(True))
 
 
 def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: Array, key=None, *,
-           save_trajectory: bool = False, denoise_final: bool = False) -> tuple[Array, SampleInfo]:
+           save_trajectory: bool = False, denoise_final: bool = False, parallel=None,
+           mesh=None) -> tuple[Array, SampleInfo]:
     """Run a diffusion sampler from ``x_init`` at ``ts[0]`` down the grid ``ts``: x0, info.
 
     Args:
@@ -158,12 +164,20 @@ def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: 
       save_trajectory: also return every state on the grid, [N + 1, B, ...].
       denoise_final: return ``D(x_N, ts[-1])`` (one more evaluation): the Tweedie estimate of the
         clean sample, removing the residual noise sigma(t_min) (not allowed where sigma(ts[-1]) = 0).
+      parallel: None (the sequential loop) or a ``genjax.fixedpoint`` method, e.g.
+        ``fixedpoint.picard(window=8, tol=1e-3)``: the same steps solved as a fixed point over
+        the grid (``samplers.parallel``).
+      mesh: with ``parallel``, a ``jax.sharding.Mesh`` whose devices share each window.
 
     Returns:
-      ``(x, SampleInfo(nfe, trajectory))``; ``x``: [B, ...].
+      ``(x, SampleInfo(nfe, trajectory, num_iters, converged))``; ``x``: [B, ...].
 
     References: Karras et al. 2022 (Algorithms 1-2); Song et al. 2021; Lu et al. 2022.
     """
+    if parallel is not None or mesh is not None:
+        from genjax.samplers.parallel import sample_parallel  # imports this module
+        return sample_parallel(denoiser, s, solver, ts, x_init, key, parallel, mesh=mesh,
+                               save_trajectory=save_trajectory, denoise_final=denoise_final)
     _check_inputs(denoiser, s, solver, ts, x_init, key)
     if denoise_final and not isinstance(ts, jax.core.Tracer) and bool(sigma_is_zero(s, jnp.float32(np.asarray(ts)[-1]))):
         raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
