@@ -43,6 +43,15 @@ def test_linear_cnf_matches_change_of_variables(key):
     xr, ld_inv = jax.jit(f.inverse)(params, z)
     np.testing.assert_allclose(xr, x, atol=1e-5)
     np.testing.assert_allclose(ld_inv, -logdet, atol=1e-5)
+    # With a logit preprocessing of data in (0, 1): y = logit(a + (1 - 2a) w) enters through its
+    # own logdet, log p(w) = log p_cnf(y) + sum log|dy/dw|.
+    pre = flows.logit_transform(0.05)
+    fp = flows.cnf(dim, divergence="exact", num_steps=16, t1=t1, net=LinearField(dim), preprocess=pre)
+    w = jax.nn.sigmoid(x)
+    y, ld_pre = pre.forward(None, w)
+    z_y = np.asarray(y, np.float64) @ m.T
+    expected = (-0.5 * np.sum(z_y**2, -1) - 0.5 * dim * math.log(2 * math.pi) + t1 * np.trace(a) + ld_pre)
+    np.testing.assert_allclose(jax.jit(fp.log_prob)(params, w), expected, atol=1e-4, rtol=1e-5)
 
 
 def test_hutchinson_is_unbiased_and_sampling_inverts(key):

@@ -1,4 +1,5 @@
-r"""FFJORD CNF on the flattened dequantized 8x8 digits (Hutchinson trace in training, exact in eval).
+r"""FFJORD CNF on the flattened dequantized 8x8 digits (logit preprocessing; Hutchinson trace in
+training, exact in eval).
 
 Command:
     python -m experiments.train --config experiments/configs/digits_cnf.py --workdir runs/digits_cnf
@@ -21,7 +22,7 @@ def get_config(arg=None):
     c = _likelihood_common.digits_base("flows", "flow", "cnf",
                                        {"hidden": (256, 256), "divergence": "hutchinson", "num_steps": 8,
                                         "t1": 1.0}, arg)
-    c.flow.logit_alpha = 0.0
+    c.flow.logit_alpha = 0.05
     c.flow.eval_num_steps = 16
     c.training.num_steps = 10_000
     if arg == "runlocal":

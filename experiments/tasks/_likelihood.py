@@ -79,7 +79,7 @@ def init_batch(config, data, space: Space, n: int = 512) -> jax.Array:
     """A fixed batch of training data in the model space, for data-dependent init (actnorm)."""
     key = jax.random.key(int(config.seed) + 7)
     x = np.asarray(data.reference(n, key), np.float32)
-    return space.to_model(jnp.asarray(x), jax.random.fold_in(key, 1))
+    return jax.jit(space.to_model)(jnp.asarray(x), jax.random.fold_in(key, 1))   # one compile, not many eager ops
 
 
 def make_task(config, data, space: Space, init_params: Callable, nll: Callable, sample: Callable,

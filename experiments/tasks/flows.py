@@ -31,9 +31,7 @@ def build_flow(name: str, shape: tuple, kwargs: dict, logit_alpha: float) -> flo
     pre = flows.logit_transform(logit_alpha) if logit_alpha > 0 else None
     with config_error("config.flow.kwargs"):
         if name == "cnf":
-            if pre is not None:
-                raise ValueError("the cnf takes no logit preprocessing; set config.flow.logit_alpha=0")
-            return flows.cnf(math.prod(shape), **kwargs)
+            return flows.cnf(math.prod(shape), preprocess=pre, **kwargs)
         if name in IMAGE_MODELS:
             factory = flows.glow if name == "glow" else flows.realnvp_image
             return factory(shape, preprocess=pre, **kwargs)

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax import integrators
+from genjax.families.flows.bijectors import Bijector
 from genjax.families.flows.divergence import divergence_exact, divergence_hutchinson
 from genjax.families.flows.models import Flow, check_batch, standard_normal_log_prob
 from genjax.nets.flow_nets import ODEMLP, init_key
@@ -35,7 +36,7 @@ DIVERGENCES = ("exact", "hutchinson")
 
 def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", num_steps: int = 8,
         t1: float = 1.0, solver: Optional[integrators.Solver] = None,
-        net: Optional[nn.Module] = None) -> Flow:
+        net: Optional[nn.Module] = None, preprocess: Optional[Bijector] = None) -> Flow:
     """FFJORD continuous flow on [B, dim] data.
 
     Args:
@@ -47,6 +48,8 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
       t1: integration time.
       solver: a ``genjax.integrators.Solver`` (default ``rk4()``).
       net: a flax module ``net(x [B, dim], t) -> [B, dim]`` replacing the default field.
+      preprocess: a parameter-free bijector applied before the ODE (e.g. ``logit_transform``
+        for dequantized images); its logdet enters ``log_prob``.
 
     Returns:
       ``Flow`` whose ``forward(params, x, key=None)``, ``inverse(params, z, key=None)`` and
@@ -88,15 +91,26 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
 
     def init(x, key):
         check_batch(x, event_shape)
-        return net.init(init_key(key), jnp.asarray(x, jnp.float32), 0.0)["params"]
+        x = jnp.asarray(x, jnp.float32)
+        if preprocess is not None:
+            x = preprocess.forward(None, x)[0]
+        return net.init(init_key(key), x, 0.0)["params"]
 
     def forward(params, x, key=None):
         check_batch(x, event_shape)
-        return _solve(params, x, key, 0.0, t1)
+        if preprocess is None:
+            return _solve(params, x, key, 0.0, t1)
+        y, ld0 = preprocess.forward(None, x)
+        z, ld1 = _solve(params, y, key, 0.0, t1)
+        return z, ld0 + ld1
 
     def inverse(params, z, key=None):
         check_batch(z, event_shape, "z")
-        return _solve(params, z, key, t1, 0.0)
+        y, ld = _solve(params, z, key, t1, 0.0)
+        if preprocess is None:
+            return y, ld
+        x, ld0 = preprocess.inverse(None, y)
+        return x, ld + ld0
 
     def log_prob(params, x, key=None):
         z, logdet = forward(params, x, key)
@@ -106,6 +120,6 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
         z = temperature * jax.random.normal(key, (n,) + event_shape)
         field = lambda t, x: net.apply({"params": params}, x, t)
         x, _ = integrators.integrate(field, solver, jnp.linspace(t1, 0.0, num_steps + 1), z)
-        return x
+        return x if preprocess is None else preprocess.inverse(None, x)[0]
 
     return Flow(init, forward, inverse, log_prob, sample, event_shape)

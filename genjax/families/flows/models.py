@@ -119,13 +119,16 @@ def nice(dim: int, num_couplings: int = 4, hidden: Sequence[int] = (1000,) * 5,
 
 def realnvp(dim: int, num_couplings: int = 8, hidden: Sequence[int] = (256, 256),
             preprocess: Optional[Bijector] = None) -> Flow:
-    """RealNVP on vectors: affine couplings with alternating checkerboard masks.
+    """RealNVP on vectors: actnorm + affine coupling, alternating checkerboard masks.
 
-    y = b x + (1 - b)(x exp(s(b x)) + t(b x)); log|det| = sum (1 - b) s.
+    y = b x + (1 - b)(x exp(s(b x)) + t(b x)); log|det| = sum (1 - b) s. Actnorm (data-dependent
+    per-coordinate affine, initialised to zero mean / unit variance) stands in for RealNVP's batch
+    normalisation, which would make the density depend on the batch.
     """
     dim = _check_dim(dim)
-    layers = [affine_coupling(checkerboard_mask((dim,), k % 2), MLP(tuple(hidden), 2 * dim))
-              for k in range(num_couplings)]
+    layers = [layer for k in range(num_couplings)
+              for layer in (actnorm(), affine_coupling(checkerboard_mask((dim,), k % 2),
+                                                       MLP(tuple(hidden), 2 * dim)))]
     return from_bijector(chain(layers), (dim,), preprocess)
 
 
