@@ -12,7 +12,8 @@ Configs are ml_collections files loaded locked; override any field with dotted f
 ``--coordinator_address host:port --num_processes N --process_id I`` (or set $JAX_COORDINATOR_ADDRESS,
 $JAX_NUM_PROCESSES, $JAX_PROCESS_ID), or ``--multihost`` on TPU pods / SLURM to auto-detect.
 
-From Python (the demo, notebooks): ``result = experiments.train.run(config, workdir)`` returns
+From Python (the demo, notebooks): ``result = experiments.train.run(config, workdir)`` (or
+``run_config("toy2d_flow_matching", workdir, num_steps=500)``) returns
 ``Result(state, task, data, workdir)``; ``result.task.extras["denoiser"](result.state.ema_params)``
 is the trained diffusion denoiser.
 
@@ -243,6 +244,22 @@ def run(config, workdir: str, mode: str = "train") -> Result:
     finally:
         ckpt.close()
     return Result(state=state, task=task, data=data, workdir=workdir)
+
+
+def run_config(name: str, workdir: str, arg: str | None = "runlocal", num_steps: int | None = None,
+               mode: str = "train") -> Result:
+    """Train (or sample / eval) ``experiments/configs/<name>.py:<arg>`` in-process, e.g. for a demo.
+
+    ``res = run_config("toy2d_flow_matching", "runs/demo", num_steps=500)``; then
+    ``res.task.extras["denoiser"](res.state.ema_params)`` is the trained denoiser D(x, t) and
+    ``res.task.sample(res.state.ema_params, n, key)`` draws n samples. Resumes like ``run``.
+    """
+    import importlib
+
+    config = importlib.import_module(f"experiments.configs.{name}").get_config(arg)
+    if num_steps is not None:
+        config.training.num_steps = int(num_steps)
+    return run(config, workdir, mode)
 
 
 def define_flags(flag_values=None, argv=None):

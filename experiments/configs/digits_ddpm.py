@@ -4,7 +4,8 @@ Command:
     python -m experiments.train --config experiments/configs/digits_ddpm.py --workdir runs/digits_ddpm
     python -m experiments.train --config experiments/configs/digits_ddpm.py --workdir runs/digits_ddpm --mode eval
 
-Hardware: one CPU (laptop, ~1 h) or any single GPU (minutes); 20k steps of batch 128.
+Hardware: any single GPU (minutes for 20k steps of batch 128). A CPU works but takes hours
+(steps/s on a 2-core CPU: benchmarks/train.py, docs/readme/train.md); ``:runlocal`` takes seconds.
 
 Expected result: recognisable digits from 200 ancestral steps; eval bits/dim (probability-flow
 ODE, dequantized 17-level pixels) well below the uniform model's log2(17) = 4.09.
@@ -19,7 +20,7 @@ def get_config(arg=None):
     arg = common.parse_arg(arg)
     c = common.base()
     c.model.net = "unet"
-    c.model.net_kwargs.ch = 64
+    c.model.net_kwargs.ch = 32
     c.model.net_kwargs.ch_mult = (1, 2)
     c.model.net_kwargs.num_res_blocks = 2
     c.model.net_kwargs.attn_resolutions = (4,)

@@ -4,7 +4,8 @@ Command:
     python -m experiments.train --config experiments/configs/digits_edm.py --workdir runs/digits_edm
     python -m experiments.train --config experiments/configs/digits_edm.py --workdir runs/digits_edm --mode eval
 
-Hardware: one CPU (laptop, ~1 h) or any single GPU (minutes); 20k steps of batch 128.
+Hardware: any single GPU (minutes for 20k steps of batch 128). A CPU works but takes hours
+(steps/s on a 2-core CPU: benchmarks/train.py, docs/readme/train.md); ``:runlocal`` takes seconds.
 
 Expected result: recognisable digits from 18 Heun steps (35 denoiser calls) on the rho = 7 grid;
 sample MMD to held-in digits close to that of a second data draw.
@@ -19,7 +20,7 @@ def get_config(arg=None):
     arg = common.parse_arg(arg)
     c = common.base()
     c.model.net = "unet"
-    c.model.net_kwargs.ch = 64
+    c.model.net_kwargs.ch = 32
     c.model.net_kwargs.ch_mult = (1, 2)
     c.model.net_kwargs.num_res_blocks = 2
     c.model.net_kwargs.attn_resolutions = (4,)

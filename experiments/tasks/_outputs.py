@@ -103,35 +103,16 @@ class Progress:
 
 
 def save_figure(samples: np.ndarray, path: str, title: str = "") -> None:
-    """Scatter plot of 2-D points or a grid of images ([n, H, W, C] in [-1, 1]) as PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Scatter plot of 2-D points, a grid of images ([n, H, W, C] in [-1, 1]), else nothing (PNG)."""
+    from genjax import plotting
 
     samples = np.asarray(samples)
-    if samples.ndim == 2:
-        fig, ax = plt.subplots(figsize=(4, 4), dpi=90)
-        x = samples if samples.shape[1] >= 2 else np.concatenate([samples, np.zeros_like(samples)], 1)
-        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5)
-        ax.set_aspect("equal")
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        plotting.scatter(samples, path, title=title or None, dpi=90)
+    elif samples.ndim == 4 and samples.shape[-1] in (1, 3):
+        plotting.image_grid(samples[:64], path, title=title or None, dpi=90)
     else:
-        imgs = samples if samples.ndim == 4 else samples[..., None]
-        n = min(len(imgs), 64)
-        cols = int(math.ceil(math.sqrt(n)))
-        rows = int(math.ceil(n / cols))
-        h, w, c = imgs.shape[1:]
-        grid = np.ones((rows * (h + 1), cols * (w + 1), c), np.float32)
-        for i in range(n):
-            r, q = divmod(i, cols)
-            grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = (imgs[i] + 1) / 2
-        fig, ax = plt.subplots(figsize=(4, 4 * rows / cols), dpi=90)
-        ax.imshow(np.clip(grid.squeeze(-1) if c == 1 else grid, 0, 1), cmap="gray" if c == 1 else None)
-        ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        log.info("no figure for samples of shape %s", samples.shape)
 
 
 def write_json(obj: dict, path: str) -> None:
