@@ -40,8 +40,12 @@ def train_flow(workdir: str, steps: int):
     config.training.checkpoint_every = steps
     config.training.log_every = max(steps // 5, 1)
     config.training.sample_every = 0
-    config.model.net_kwargs.features = (128, 128, 128)
-    config.ema.rate = 0.99
+    config.training.batch_size = 512
+    config.model.net_kwargs.features = (256, 256, 256)
+    config.model.net_kwargs.embed_dim = 64
+    config.optim.lr = 2e-3
+    config.optim.warmup_steps = 100
+    config.ema.rate = 0.995
     return run(config, os.path.join(workdir, "flow_matching"))
 
 
@@ -51,7 +55,7 @@ def solver_table(result, workdir: str, key):
     from genjax.data import toy2d
 
     s = result.task.extras["schedule"]
-    denoiser = jax.tree_util.Partial(result.task.extras["denoiser"](result.state.ema_params))
+    denoiser = result.task.extras["denoiser"](result.state.ema_params)  # a Partial: params are traced leaves
     data = toy2d.sample("checkerboard", 2000, jax.random.fold_in(key, 0))
     x_init = s.prior_sample((2000, 2), jax.random.fold_in(key, 1))
     rows, pictures = [], {"data": np.asarray(data)}
@@ -76,7 +80,7 @@ def exact_mixture_errors(workdir: str, key):
 
     gm = mixture.eight_gaussians_mixture()
     s = schedules.edm()
-    den = jax.tree_util.Partial(gm.denoiser(s))
+    den = gm.denoiser(s)
     x_init = s.prior_sample((512, 2), key)
     ref, _ = samplers.sample(den, s, samplers.rk4(), schedules.time_grid(s, 400, "karras"), x_init)
     rows = []
@@ -124,7 +128,7 @@ def parallel_sampling(key):
         return []
     gm = mixture.eight_gaussians_mixture()
     s = schedules.vp_linear()
-    den = jax.tree_util.Partial(gm.denoiser(s))
+    den = gm.denoiser(s)
     ts = schedules.time_grid(s, 100, "uniform")
     x_init = s.prior_sample((256, 2), key)
     seq, _ = samplers.sample(den, s, samplers.ddim(), ts, x_init)
@@ -151,7 +155,7 @@ def _print_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="runs/demo")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps of the flow-matching model")
+    parser.add_argument("--steps", type=int, default=4000, help="training steps of the flow-matching model")
     args = parser.parse_args(argv)
     workdir = os.path.abspath(args.workdir)
     os.makedirs(workdir, exist_ok=True)
