@@ -11,9 +11,12 @@ Command:
 
 Hardware: one CPU (laptop); 20k teacher steps + 10k ReFlow steps of batch 256.
 
-Expected result: the eval straightness S (Liu et al., Definition 3.6) of the 2-rectified flow is
-several times smaller than the teacher's (``--mode eval`` in ``<workdir>/teacher`` with
-``--config.eval.straightness=True``), and 2-step Euler samples already cover the checkerboard.
+Expected result: 2-step Euler samples of the 2-rectified flow already cover the checkerboard while
+the teacher's do not, and its straightness S (Liu et al., Definition 3.6, on the sampler's grid)
+is far smaller. Measured on CPU with 3000 teacher and 2000 ReFlow steps (10k couplings), 2 Euler
+steps: MMD^2 0.470 (teacher) -> 0.0039 (2-RF), straightness 1.94 -> 0.017 (teacher numbers:
+``--mode eval`` in ``<workdir>/teacher`` with ``--config.eval.straightness=True
+--config.sampling.solver=euler --config.sampling.num_steps=2``).
 
 References: Liu, Gong & Liu 2023, "Flow Straight and Fast: Learning to Generate and Transfer Data
 with Rectified Flow" (Sec. 2.3, Algorithm 1, Figure 2).

@@ -135,6 +135,21 @@ class Checkpointer:
             self._quarantine(broken)
         return restored
 
+    def read(self, step: int | None = None) -> dict:
+        """A checkpoint as host numpy arrays without a template (default: the latest complete one).
+
+        The TrainState comes back as the nested dict orbax stored ({"step", "params", "opt_state",
+        "ema_params"}); for inspection and comparison, not for resuming (use ``restore``).
+        """
+        step = self.latest_step() if step is None else step
+        if step is None or step not in self.complete_steps():
+            raise ValueError(f"no complete checkpoint {step} in {self.directory}")
+        self._manager.wait_until_finished()
+        meta = self._manager.item_metadata(step)
+        tree = getattr(meta, "tree", meta)
+        args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+        return self._manager.restore(step, args=ocp.args.PyTreeRestore(restore_args=args))
+
     def _quarantine(self, steps: list[int]) -> None:
         if jax.process_count() > 1:
             multihost_utils.sync_global_devices("genjax_checkpoint_quarantine")
