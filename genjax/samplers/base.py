@@ -22,6 +22,7 @@ Equations".
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -74,6 +75,28 @@ class SampleInfo(NamedTuple):
 
 def no_check(s, ts) -> None:
     del s, ts
+
+
+def memoized(factory: Callable) -> Callable:
+    """Memoise a sampler factory on its bound arguments (defaults applied, so ``ddim(0)``,
+    ``ddim(0.0)`` and ``ddim(eta=0.0)`` are one ``Sampler`` and one compiled program)."""
+    sig = inspect.signature(factory)
+    cache = {}
+
+    @functools.wraps(factory)
+    def wrapper(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        key = tuple(bound.arguments.items())
+        try:
+            hash(key)
+        except TypeError:  # unhashable arguments: build a fresh sampler (its validation raises)
+            return factory(*args, **kwargs)
+        if key not in cache:
+            cache[key] = factory(*args, **kwargs)
+        return cache[key]
+
+    return wrapper
 
 
 def sigma_is_zero(s: Schedule, t) -> Array:

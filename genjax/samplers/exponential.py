@@ -15,14 +15,13 @@ References: Song et al. 2021, "Denoising Diffusion Implicit Models"; Lu et al. 2
 """
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, no_check
+from genjax.samplers.base import Sampler, memoized, no_check
 
 
 class _ExpCoeffs(NamedTuple):
@@ -42,7 +41,7 @@ def _exp_table(s, ts):
     return c, lam1 - lam0, expm1_neg_h, cx
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def dpm_solver_pp(order: int = 2) -> Sampler:
     """DPM-Solver++ multistep in the data prediction, order 1 or 2 (2M).
 
@@ -87,7 +86,7 @@ class _DDIMCoeffs(NamedTuple):
     c_noise: jax.Array  # s_i = eta sigma_{i+1} sqrt(1 - e^{-2 h_i})
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def ddim(eta: float = 0.0) -> Sampler:
     """DDIM: x_{i+1} = alpha_{i+1} D + sqrt(sigma_{i+1}^2 - s_i^2) eps_hat + s_i z, z ~ N(0, I),
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from genjax import sde as sde_lib
 from genjax.integrators.adaptive import AdaptiveInfo, dopri5
-from genjax.samplers.base import Sampler, no_check, sigma_is_zero
+from genjax.samplers.base import Sampler, memoized, no_check, sigma_is_zero
 from genjax.schedules import Schedule
 
 
@@ -53,7 +53,7 @@ class _HeunCoeffs(NamedTuple):
     to_zero: jax.Array
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def euler() -> Sampler:
     """Euler on the PF ODE, order 1: x_{i+1} = x_i + (t_{i+1} - t_i) v(x_i, t_i). One NFE per step.
 
@@ -88,7 +88,7 @@ def heun_step(denoiser, c: _HeunCoeffs, x):
     return x1, jnp.where(c.to_zero, 1, 2).astype(jnp.int32)
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def heun() -> Sampler:
     """Heun's second-order method on the PF ODE (EDM Algorithm 1).
 
@@ -110,7 +110,7 @@ def heun() -> Sampler:
     return Sampler(prepare, lambda x: None, step, order=2, stochastic=False, check=no_check, name="heun")
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def rk4() -> Sampler:
     """Classical RK4 on the PF ODE, order 4, four NFE per step (an Euler step, one NFE, to sigma = 0).
 

@@ -11,7 +11,6 @@ Models", Algorithm 2.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
@@ -20,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, no_check
+from genjax.samplers.base import Sampler, memoized, no_check
 from genjax.samplers.ode import _heun_prepare, heun_step
 
 
@@ -52,7 +51,7 @@ def _check_alpha_positive(s, ts) -> None:
                          f"t = {float(np.asarray(ts)[0])} (use t_max < 1 or an ODE sampler)")
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def euler_maruyama() -> Sampler:
     """Euler-Maruyama on the reverse SDE dx = [f x - g^2 score] dt + g dW_bar:
 
@@ -105,7 +104,7 @@ def ancestral(variances=None) -> Sampler:
     return _ancestral(var)
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def _ancestral_default() -> Sampler:
     return _ancestral(None)
 
@@ -137,7 +136,7 @@ class _PCCoeffs(NamedTuple):
     inv_sigma2: jax.Array
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def predictor_corrector(snr: float = 0.16, n_corrector: int = 1) -> Sampler:
     """Predictor-corrector: at each t_i, ``n_corrector`` Langevin steps then an Euler-Maruyama step.
 
@@ -185,7 +184,7 @@ class _ChurnCoeffs(NamedTuple):
     heun: object        # Heun coefficients t_hat -> t_{i+1}
 
 
-@functools.lru_cache(maxsize=None)
+@memoized
 def edm_stochastic(s_churn: float = 0.0, s_tmin: float = 0.0, s_tmax: float = math.inf,
                    s_noise: float = 1.0) -> Sampler:
     """EDM stochastic sampler (Algorithm 2): churn, then a Heun step.
