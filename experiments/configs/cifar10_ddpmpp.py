@@ -1,9 +1,10 @@
 r"""DDPM++ cont. (VP) on CIFAR-10: the score_sde configuration (vp/cifar10_ddpmpp_continuous).
 
 Command (tfds must have cifar10 prepared in its data_dir; nothing downloads at run time):
-    python -m experiments.train --config experiments/configs/cifar10_ddpmpp.py --workdir gs://.../cifar10_ddpmpp
+    python -m experiments.train --config experiments/configs/cifar10_ddpmpp.py --workdir /shared/runs/cifar10_ddpmpp
     python -m experiments.train --config experiments/configs/cifar10_ddpmpp.py --workdir ... --mode eval
-    multi-host: add --multihost (TPU pods, SLURM) or --coordinator_address/--num_processes/--process_id.
+    multi-host: add --multihost (TPU pods, SLURM) or --coordinator_address/--num_processes/--process_id;
+    the workdir must be a directory every host can reach (a shared file system).
 
 Hardware: a TPU v3-8 / 8-GPU class machine, several days (1.3M steps of batch 128); the global
 batch is split over every device of every host.

@@ -1,9 +1,10 @@
 r"""EDM on CIFAR-10 (unconditional, DDPM++ architecture, VP-style network): Karras et al. 2022.
 
 Command (tfds must have cifar10 prepared in its data_dir; nothing downloads at run time):
-    python -m experiments.train --config experiments/configs/cifar10_edm.py --workdir gs://.../cifar10_edm
+    python -m experiments.train --config experiments/configs/cifar10_edm.py --workdir /shared/runs/cifar10_edm
     python -m experiments.train --config experiments/configs/cifar10_edm.py --workdir ... --mode sample
-    multi-host: add --multihost (TPU pods, SLURM) or --coordinator_address/--num_processes/--process_id.
+    multi-host: add --multihost (TPU pods, SLURM) or --coordinator_address/--num_processes/--process_id;
+    the workdir must be a directory every host can reach (a shared file system).
 
 Hardware: 8 x V100-class GPUs for about 2 days in the paper (200 Mimg = 390k steps of batch 512),
 or a TPU v3-8 / v4-8.

@@ -57,7 +57,7 @@ def couplings(config, data, workdir):
 
     def generate(params, key):
         z = s.prior_sample(shape, key)
-        return reflow.couplings(jax.tree_util.Partial(denoiser_of(params)), s, solve, ts, z)
+        return reflow.couplings(denoiser_of(params), s, solve, ts, z)
 
     pairs = jax.jit(generate, out_shardings=sharding.replicated(mesh))(teacher.state.ema_params, key)
     return pairs, jax.device_get(teacher.state.ema_params)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.tasks import Task, config_error, ema_from, optimizer_from
-from genjax import likelihood, losses, nets, samplers, schedules
+from genjax import likelihood, losses, metrics, nets, samplers, schedules
 from genjax.train import init_state, learning_rate, train_step
 
 _NOT_SOLVERS = ("sample", "sample_adaptive", "check_schedule_grid", "Sampler", "SampleInfo")
@@ -77,12 +77,16 @@ def sampler_fn(config, s, apply, shape):
     """``sample(params, n, key) -> [n, *shape]`` from ``config.sampling``."""
     solve, ts = solver(config), time_grid(config, s)
     predicts, denoise_final = config.model.predicts, bool(config.sampling.denoise_final)
+    if denoise_final and float(s.sigma(np.float32(ts[-1]))) == 0.0:
+        raise ValueError("config.sampling.denoise_final needs sigma(t_N) > 0; the grid already ends at a clean time")
 
     def sample(params, n, key):
         k_init, k_run = jax.random.split(key)
         x_init = s.prior_sample((n,) + tuple(shape), k_init)
-        denoiser = jax.tree_util.Partial(nets.denoiser_from(apply, params, s, predicts))
-        x, _ = samplers.sample(denoiser, s, solve, ts, x_init, k_run, denoise_final=denoise_final)
+        denoiser = nets.denoiser_from(apply, params, s, predicts)  # a Partial: params are traced leaves
+        x, _ = samplers.sample(denoiser, s, solve, ts, x_init, k_run)
+        if denoise_final:  # Tweedie: D(x, t_N) removes the residual noise sigma(t_N)
+            x = denoiser(x, ts[-1])
         return x
 
     return sample
@@ -97,16 +101,19 @@ def evaluate_fn(config, s, apply, data):
     solve, ts = solver(config), time_grid(config, s)
 
     def evaluate(params, batch, key):
-        denoiser = jax.tree_util.Partial(nets.denoiser_from(apply, params, s, predicts))
+        denoiser = nets.denoiser_from(apply, params, s, predicts)  # a Partial: params are traced leaves
         k_deq, k_hutch, k_z = jax.random.split(key, 3)
         out = {}
         if want_bpd:
-            x = batch["x"]
+            opts = dict(divergence="exact" if d <= 16 else "hutchinson",
+                        rtol=float(config.eval.likelihood_rtol), atol=float(config.eval.likelihood_atol))
             if data.num_levels is not None:
-                x = likelihood.dequantize(data.levels(x), k_deq, num_levels=data.num_levels)
-            logp = likelihood.log_prob(denoiser, s, x, k_hutch, divergence="exact" if d <= 16 else "hutchinson",
-                                       rtol=float(config.eval.likelihood_rtol), atol=float(config.eval.likelihood_atol))
-            out["bits_per_dim"] = jnp.mean(likelihood.bits_per_dim(logp, d, num_levels=data.num_levels))
+                bpd, logp = likelihood.dequantized_bits_per_dim(denoiser, s, data.levels(batch["x"]), k_deq,
+                                                                num_levels=data.num_levels, **opts)
+            else:
+                logp = likelihood.log_prob(denoiser, s, batch["x"], k_hutch, **opts)
+                bpd = metrics.bits_per_dim(-logp, d)
+            out["bits_per_dim"] = jnp.mean(bpd)
             out["nll_per_dim"] = -jnp.mean(logp) / d
         if want_straight:
             from genjax import reflow
