@@ -38,6 +38,11 @@ def test_samplers_notebook_runs_quick(monkeypatch):
     # guidance moves mass to component 1: w = 4 assigns (nearly) all samples to it
     shares = {float(w): float(v) for w, v in re.findall(r"w=\s*([-0-9.]+): share assigned to component 1 = ([0-9.]+)", out)}
     assert shares[4.0] > 0.95 and shares[4.0] > shares[-1.0]
-    # the last section is left for the parallel-in-time walk-through
-    last = nb.cells[-1]
-    assert last.cell_type == "markdown" and "Parallel-in-time sampling" in last.source
+    # the parallel-in-time section: sweeps < steps, and the sequential answer up to the tolerance
+    # (tol 1e-3 relative to the per-step noise std; measured <= 6e-4 at 50 steps)
+    assert any(c.cell_type == "markdown" and "Parallel-in-time sampling" in c.source for c in nb.cells)
+    par = re.findall(r"parallel .*?: +(\d+) sweeps for (\d+) steps.*?max \|x_par - x_seq\| = ([0-9.eE+-]+), "
+                     r"converged=(\w+)", out)
+    assert len(par) >= 3
+    for sweeps, steps, err, conv in par:
+        assert int(sweeps) < int(steps) and float(err) < 2e-3 and conv == "True"

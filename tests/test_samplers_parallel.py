@@ -34,9 +34,10 @@ def test_parallel_equals_sequential(setup, name):
     solver = SOLVERS[name]
     x_seq, info_seq = samplers.sample(den, S, solver, ts, x_init, key)
     x_par, info = samplers.sample(den, S, solver, ts, x_init, key, parallel=PICARD)
-    # Every accepted state moved by <= TOL x (step noise std <= 1) rms in its last sweep; the
-    # samplers are stable on VP, so the final error is a small multiple of TOL (measured
-    # 1e-5 .. 6e-5 for the four samplers); 5 * TOL leaves room for float32 reassociation.
+    # Every state accepted on tolerance moved by <= TOL x (its step's noise std, <= 0.7 here) rms
+    # in its last sweep; those errors propagate through the (stable) remaining steps, so the final
+    # error is a small multiple of TOL: measured 1e-5 .. 6e-5 for the four samplers at this
+    # setting; 5 * TOL is the stated bound (it is not a theorem: expanding steps amplify more).
     np.testing.assert_allclose(x_par, x_seq, atol=5 * TOL)
     assert bool(info.converged)
     assert 1 <= int(info.num_iters) <= N                      # never more sweeps than steps
@@ -66,8 +67,11 @@ def test_sharded_window_matches_one_device(setup):
     solver = SOLVERS["ddim"]
     x1, info1 = samplers.sample(den, S, solver, ts, x_init, key, parallel=PICARD)
     x8, info8 = samplers.sample(den, S, solver, ts, x_init, key, parallel=PICARD, mesh=mesh)
-    assert int(info8.num_iters) == int(info1.num_iters) and int(info8.nfe) == int(info1.nfe)
-    np.testing.assert_allclose(x8, x1, atol=1e-5)   # only the reduction order may differ
+    # Same iteration; only XLA's partitioned reduction order differs (measured: identical sweeps and
+    # NFE, |x8 - x1| ~ 1e-7). A state whose update sits exactly at the threshold could flip its
+    # acceptance, which moves the answer by at most ~TOL x noise std: hence 2 * TOL and +-1 sweep.
+    assert abs(int(info8.num_iters) - int(info1.num_iters)) <= 1 and bool(info8.converged)
+    np.testing.assert_allclose(x8, x1, atol=2 * TOL)
 
 
 def test_sequential_method_is_the_plain_loop(setup):

@@ -155,6 +155,7 @@ def solve(step_fn: Callable, h0: Array, xs, params, method: Optional[Method] = N
         from genjax.fixedpoint.window import solve_window  # sliding window (imports this module)
         return solve_window(step_fn, h0, xs, params, method, max_iters=max_iters, tol=tol,
                             init=init, num_iters=num_iters, key=key)
+    tol = getattr(method, "tol", None) if tol is None else tol   # e.g. picard(tol=...)
     h0, T, max_iters, tol = _validate(step_fn, h0, xs, params, method, max_iters, tol, init,
                                       num_iters, key)
     if method.linearize is None:
