@@ -98,6 +98,8 @@ def _train_and_score(name, workdir, **overrides):
     untrained and the trained model (bandwidth: the data's median distance) and mode statistics."""
     import importlib
 
+    from scipy.spatial.distance import pdist
+
     from experiments import train
     from genjax import metrics
 
@@ -113,7 +115,7 @@ def _train_and_score(name, workdir, **overrides):
     sample = jax.jit(res.task.sample, static_argnums=1)
     init = jax.jit(res.task.init)(jax.random.key(int(cfg.seed)))
     ref = res.data.reference(1000, jax.random.key(123))
-    h = float(metrics.median_distance(ref, ref))
+    h = float(np.median(pdist(np.asarray(ref, np.float64).reshape(len(ref), -1))))   # median distance
     k = jax.random.key(7)
     out = {}
     for tag, params in (("init", init.ema_params), ("trained", res.state.ema_params)):
