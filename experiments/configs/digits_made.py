@@ -6,8 +6,9 @@ Command:
 
 Hardware: one CPU, ~5 minutes (20k steps of batch 128); ``:runlocal`` in under a minute.
 
-Expected result: ``ar_bits_per_dim`` of the binary images well below 1 bit; with
-``autoregressive.kwargs.num_orderings > 1`` the mixture over orderings is still exactly normalised.
+Expected result: ``ar_bits_per_dim`` of the binary test images 0.38 after 2000 steps with
+hidden (256,) and 2 orderings (experiments/papers/likelihood_table/bits_per_dim.py; independent
+Bernoulli pixels: 0.55); the mixture over orderings is exactly normalised.
 
 References: Germain et al. 2015, "MADE: Masked Autoencoder for Distribution Estimation".
 """

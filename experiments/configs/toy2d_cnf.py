@@ -7,7 +7,9 @@ Command:
 Hardware: one CPU core, ~10 minutes (5k steps of batch 256, 8 RK4 steps per solve);
 ``:runlocal`` in under a minute.
 
-Expected result: held-out nll of 8 Gaussians well below the N(0, I) fit; evaluation re-solves with
+Expected result: held-out nll 2.85 nats on 8 Gaussians (2.41 pinwheel, 3.82 checkerboard) after
+1000 steps of batch 128, hidden (64, 64), 6 RK4 steps (experiments/papers/ffjord/toy_densities.py);
+clean, separated modes. Evaluation re-solves with
 ``flow.eval_num_steps`` RK4 steps on the same parameters. ``--config.flow.kwargs.divergence=hutchinson``
 trains with Hutchinson's estimator (evaluation stays exact in 2-D).
 

@@ -6,8 +6,9 @@ Command:
 
 Hardware: one CPU core, a few minutes (10k steps of batch 256); ``:runlocal`` in under a minute.
 
-Expected result: held-out nll of the checkerboard well below the N(0, I) fit; see
-docs/readme/families_likelihood.md. Other toy sets: ``--config.data.name=pinwheel``.
+Expected result: held-out nll 3.73 nats on the checkerboard (optimum log 32 = 3.47), 2.47 on
+pinwheel, 3.08 on 8 Gaussians after 2000 steps of batch 256 with 8 steps of width 128
+(experiments/papers/ffjord/toy_densities.py). Other toy sets: ``--config.data.name=pinwheel``.
 
 References: Kingma & Dhariwal 2018, "Glow: Generative Flow with Invertible 1x1 Convolutions".
 """

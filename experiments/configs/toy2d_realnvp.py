@@ -6,8 +6,9 @@ Command:
 
 Hardware: one CPU core, a few minutes (10k steps of batch 256); ``:runlocal`` in under a minute.
 
-Expected result: held-out nll well below the N(0, I) fit of the data (about 2.3 nats); see
-docs/readme/families_likelihood.md for measured numbers. Other toy sets: ``--config.data.name=checkerboard``.
+Expected result: held-out nll 2.45 nats (1.77 bits/dim) after 4000 steps of batch 256 with 8
+couplings of 128 x 128 (experiments/papers/realnvp/two_moons.py); f(x) of held-out data close to
+N(0, I). Other toy sets: ``--config.data.name=checkerboard``.
 
 References: Dinh et al. 2017, "Density estimation using Real NVP" (Fig. 1).
 """
