@@ -89,11 +89,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="T <= 1e4, n <= 8, 1 repeat")
     parser.add_argument("--n", type=int, default=8, help="state size of the T sweep")
     parser.add_argument("--T_for_n", type=int, default=10_000, help="T of the n sweep")
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--Ts", default="1000,3000,10000,30000,100000")
+    parser.add_argument("--ns", default="2,4,8,16,32", help="64+ is for accelerators")
     args = parser.parse_args(argv)
-    Ts = [1_000, 3_000, 10_000, 30_000, 100_000]
-    ns = [2, 4, 8, 16, 32, 64]
+    Ts = [int(float(v)) for v in args.Ts.split(",")]
+    ns = [int(v) for v in args.ns.split(",")]
     if args.quick:
         Ts, ns, args.T_for_n, args.repeats = [1_000, 10_000], [2, 8], 1_000, 1
     os.makedirs(args.workdir, exist_ok=True)
