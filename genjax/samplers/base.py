@@ -1,6 +1,6 @@
 """The sampler strategy and ``sample``: one jit-compiled ``lax.scan`` over a time grid.
 
-A diffusion sampler is ``Sampler(prepare, init, step, order, stochastic, check)``:
+A diffusion sampler is ``Sampler(prepare, init, step, order, stochastic, check, name)``:
 
     c          = prepare(s, ts)                         # per-step coefficients, leaves [N, ...]
     state      = init(x)

@@ -181,7 +181,7 @@ def plot(rows, names, path):
             ax.tick_params(labelsize=7)
             ax.grid(True, which="major", alpha=0.3)
     fig.legend(loc="outside right center", fontsize=7, title="solid: karras\ndashed: uniform", title_fontsize=7)
-    plotting.save(fig, path, dpi=80)
+    plotting.save(fig, path, dpi=72)
 
 
 def main(argv=None):
