@@ -113,8 +113,9 @@ def _sampler(task, mesh):
     return jax.jit(task.sample, static_argnums=1, in_shardings=(rep, rep), out_shardings=rep)
 
 
-def _write_samples(task, state, mesh, keys, n, workdir, name):
-    x = np.asarray(jax.device_get(_sampler(task, mesh)(state.ema_params, n, jax.random.fold_in(keys["sample"], state.step))))
+def _write_samples(sampler, state, keys, n, workdir, name):
+    """Samples from the EMA parameters (key: fold_in(sample_key, step)) and their figure."""
+    x = np.asarray(jax.device_get(sampler(state.ema_params, n, jax.random.fold_in(keys["sample"], state.step))))
     if distributed.is_primary():
         os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
         _outputs.save_figure(x, os.path.join(workdir, "samples", f"{name}.png"), title=f"step {int(state.step)}")
@@ -125,7 +126,7 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt) -> TrainState:
     """The training loop from ``state.step`` to ``config.training.num_steps``."""
     cfg = config.training
     num_steps, start = int(cfg.num_steps), int(jax.device_get(state.step))
-    step_fn = _compiled_step(task, data, mesh)
+    step_fn, sampler = _compiled_step(task, data, mesh), _sampler(task, mesh)
     primary = distributed.is_primary()
     writer = _outputs.MetricWriter(workdir, enabled=primary)
     progress = _outputs.Progress(start, num_steps, enabled=primary)
@@ -159,7 +160,7 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt) -> TrainState:
                 writer.write(done, {**host_metrics, "steps_per_sec": rate, "time": time.perf_counter() - t0})
             ckpt.save(state)
             if cfg.sample_every and (done % cfg.sample_every == 0 or done == num_steps):
-                _write_samples(task, state, mesh, keys, int(config.sampling.num_samples), workdir, f"step_{done:08d}")
+                _write_samples(sampler, state, keys, int(config.sampling.num_samples), workdir, f"step_{done:08d}")
         ckpt.save(state, force=True)  # at exit (a no-op when this step is already saved)
     except KeyboardInterrupt:
         log.warning("interrupted at step %d; saving", int(jax.device_get(state.step)))
@@ -194,7 +195,7 @@ def sample_or_eval(config, workdir, state, task, data, mesh, keys, mode) -> dict
     """sample: samples_<step>.npz + figure; eval: eval_<step>.json with sample and model metrics."""
     step = int(jax.device_get(state.step))
     n = int(config.sampling.num_samples if mode == "sample" else config.eval.num_samples)
-    x = _write_samples(task, state, mesh, keys, n, workdir, f"{mode}_{step:08d}")
+    x = _write_samples(_sampler(task, mesh), state, keys, n, workdir, f"{mode}_{step:08d}")
     if mode == "sample":
         if distributed.is_primary():
             np.savez(os.path.join(workdir, f"samples_{step:08d}.npz"), samples=x)
@@ -233,7 +234,7 @@ def run(config, workdir: str, mode: str = "train") -> Result:
     elif mode != "train":
         ckpt.close()
         raise ValueError(f"--mode={mode} needs a checkpoint; none found in {ckpt.directory}")
-    if distributed.is_primary():
+    if mode == "train" and distributed.is_primary():
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
     try:
