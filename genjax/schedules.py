@@ -360,6 +360,11 @@ def time_grid(s: Schedule, num_steps: int, kind: str = "uniform", rho: float = 7
     else:
         lam_hi = float(s.log_snr(jnp.float64(s.t_min) if jax.config.jax_enable_x64 else jnp.float32(s.t_min)))
         lam_lo = float(s.log_snr(jnp.float32(s.t_max)))
+        if not (math.isfinite(lam_hi) and math.isfinite(lam_lo)):
+            raise ValueError(
+                f"time_grid: kind={kind!r} spaces the grid in log-SNR, which is infinite at the ends "
+                f"of the {s.name} schedule (log_snr(t_min)={lam_hi}, log_snr(t_max)={lam_lo}); "
+                f"use kind='uniform' or a range with finite log-SNR (e.g. t_max < 1 for rectified)")
         if kind == "log_snr":
             lam = lam_lo + frac * (lam_hi - lam_lo)
         else:  # karras, in r = exp(-lambda): r^(1/rho) = exp(-lambda / rho)

@@ -169,6 +169,11 @@ def test_invalid_arguments():
         schedules.time_grid(s, 0)
     with pytest.raises(ValueError, match="kind"):
         schedules.time_grid(s, 10, kind="cosine")
+    # rectified with t_max = 1 has log-SNR = -inf at t_max: a log-SNR grid would be NaN inside.
+    for kind in ("karras", "log_snr"):
+        with pytest.raises(ValueError, match="log-SNR"):
+            schedules.time_grid(schedules.rectified(t_max=1.0), 10, kind)
+    assert np.isfinite(schedules.time_grid(schedules.rectified(t_max=1.0), 10)).all()
     with pytest.raises(ValueError, match="beta_min"):
         schedules.vp_linear(beta_min=-1.0)
     with pytest.raises(ValueError, match="sigma_min"):
