@@ -133,6 +133,11 @@ def test_denoise_final_and_partial_denoiser():
     xd, info_d = run(samplers.dpm_solver_pp(), s, ts, denoise_final=True)
     assert int(info_d.nfe) == int(info.nfe) + 1
     np.testing.assert_allclose(xd, denoiser(s)(x, ts[-1]), atol=1e-5)
+    # the same call inside an outer jit (as a trainer's sampling step does) gives the same array
+    x_init = s.prior_sample((B, 2), jax.random.key(2))
+    xj = jax.jit(lambda x0: samplers.sample(denoiser(s), s, samplers.dpm_solver_pp(), ts, x0,
+                                            denoise_final=True)[0])(x_init)
+    np.testing.assert_allclose(xj, xd, atol=1e-5)
     # a Partial carries its arrays as traced arguments: a new mixture, same compiled program
     part = jax.tree_util.Partial(lambda gm, x, t: gm.denoiser(s)(x, t), GM)
     y, _ = samplers.sample(part, s, samplers.dpm_solver_pp(), ts, s.prior_sample((B, 2), jax.random.key(2)))

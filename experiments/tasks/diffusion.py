@@ -84,9 +84,8 @@ def sampler_fn(config, s, apply, shape):
         k_init, k_run = jax.random.split(key)
         x_init = s.prior_sample((n,) + tuple(shape), k_init)
         denoiser = nets.denoiser_from(apply, params, s, predicts)  # a Partial: params are traced leaves
-        x, _ = samplers.sample(denoiser, s, solve, ts, x_init, k_run)
-        if denoise_final:  # Tweedie: D(x, t_N) removes the residual noise sigma(t_N)
-            x = denoiser(x, ts[-1])
+        # denoise_final: Tweedie's D(x, t_N) removes the residual noise sigma(t_N)
+        x, _ = samplers.sample(denoiser, s, solve, ts, x_init, k_run, denoise_final=denoise_final)
         return x
 
     return sample

@@ -22,13 +22,13 @@ Equations".
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax._memo import memoized  # noqa: F401  (re-exported for the sampler modules)
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -77,31 +77,36 @@ def no_check(s, ts) -> None:
     del s, ts
 
 
-def memoized(factory: Callable) -> Callable:
-    """Memoise a sampler factory on its bound arguments (defaults applied, so ``ddim(0)``,
-    ``ddim(0.0)`` and ``ddim(eta=0.0)`` are one ``Sampler`` and one compiled program)."""
-    sig = inspect.signature(factory)
-    cache = {}
+def check_variances(caller: str, variances) -> np.ndarray:
+    """Reverse variances as a concrete float32 [N] array, or a clear error naming ``caller``."""
+    if isinstance(variances, jax.core.Tracer):
+        raise TypeError(f"{caller}: variances must be concrete (compute them before building the sampler)")
+    var = np.asarray(variances, np.float32)
+    if var.ndim != 1 or var.size == 0 or not np.all(np.isfinite(var)) or np.any(var < 0):
+        raise ValueError(f"{caller}: variances must be a finite, non-negative, non-empty 1-D array; got "
+                         f"shape {var.shape}")
+    return var
 
-    @functools.wraps(factory)
-    def wrapper(*args, **kwargs):
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        key = tuple(bound.arguments.items())
-        try:
-            hash(key)
-        except TypeError:  # unhashable arguments: build a fresh sampler (its validation raises)
-            return factory(*args, **kwargs)
-        if key not in cache:
-            cache[key] = factory(*args, **kwargs)
-        return cache[key]
 
-    return wrapper
+def variances_check(caller: str, var):
+    """The ``Sampler.check`` of a sampler built with ``variances``: one per step of ts."""
+    def check(s, ts):
+        del s
+        if var is not None and var.shape[0] != np.shape(ts)[0] - 1:
+            raise ValueError(f"{caller}: variances has {var.shape[0]} entries but ts has "
+                             f"{np.shape(ts)[0] - 1} steps")
+    return check
 
 
 def sigma_is_zero(s: Schedule, t) -> Array:
     """True where sigma(t) == 0 (the clean end t = 0 of EDM / rectified-flow grids)."""
     return jnp.exp(s.log_sigma(t)) == 0.0
+
+
+def clean_end(s: Schedule, t) -> bool:
+    """Host-side ``sigma(t) == 0`` for a concrete time t; also valid while tracing an outer jit."""
+    with jax.ensure_compile_time_eval():
+        return bool(sigma_is_zero(s, jnp.float32(t)))
 
 
 def check_schedule_grid(s: Schedule, ts, name: str = "ts") -> None:
@@ -126,7 +131,7 @@ def check_schedule_grid(s: Schedule, ts, name: str = "ts") -> None:
     if arr[0] > s.t_max + tol:
         raise ValueError(f"{name}[0] = {arr[0]} exceeds t_max = {s.t_max} of the {s.name} schedule")
     head_ok = np.all(arr[:-1] >= s.t_min - tol)
-    last_ok = arr[-1] >= s.t_min - tol or bool(sigma_is_zero(s, jnp.float32(arr[-1])))
+    last_ok = arr[-1] >= s.t_min - tol or clean_end(s, arr[-1])
     if not (head_ok and last_ok):
         raise ValueError(f"{name} must lie in [t_min, t_max] = [{s.t_min}, {s.t_max}] for the {s.name} "
                          f"schedule (the last time may be a clean end with sigma = 0); got {arr}")
@@ -202,7 +207,7 @@ def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: 
         return sample_parallel(denoiser, s, solver, ts, x_init, key, parallel, mesh=mesh,
                                save_trajectory=save_trajectory, denoise_final=denoise_final)
     _check_inputs(denoiser, s, solver, ts, x_init, key)
-    if denoise_final and not isinstance(ts, jax.core.Tracer) and bool(sigma_is_zero(s, jnp.float32(np.asarray(ts)[-1]))):
+    if denoise_final and not isinstance(ts, jax.core.Tracer) and clean_end(s, np.asarray(ts)[-1]):
         raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
     if not isinstance(denoiser, jax.tree_util.Partial):
         denoiser = jax.tree_util.Partial(denoiser)

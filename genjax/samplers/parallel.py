@@ -53,7 +53,7 @@ from jax.sharding import Mesh
 
 from genjax import fixedpoint
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, SampleInfo, _check_inputs, _sample, sigma_is_zero
+from genjax.samplers.base import Sampler, SampleInfo, _check_inputs, _sample, clean_end
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -218,7 +218,7 @@ def sample_parallel(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array,
                          "(e.g. fixedpoint.picard(window=8))")
     check_parallel(solver, method, mesh)
     _check_inputs(denoiser, s, solver, ts, x_init, key)
-    if denoise_final and not isinstance(ts, jax.core.Tracer) and bool(sigma_is_zero(s, jnp.float32(np.asarray(ts)[-1]))):
+    if denoise_final and not isinstance(ts, jax.core.Tracer) and clean_end(s, np.asarray(ts)[-1]):
         raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
     if not isinstance(denoiser, jax.tree_util.Partial):
         denoiser = jax.tree_util.Partial(denoiser)
