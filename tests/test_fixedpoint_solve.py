@@ -150,3 +150,26 @@ def test_fixed_iteration_mode_runs_exactly_K_sweeps():
     # Two Newton sweeps from h0 repeated leave an O(1e-2) error; after 8 the error is at
     # float32 rounding (< 1e-5).
     assert errors[0] > 1e-3 > 1e-5 > errors[1], errors
+
+
+def test_method_factories_are_memoised():
+    # Methods hold closures (compared by identity): without memoisation each call of a factory
+    # would be a new static argument and a new compilation of every jitted caller.
+    gru = cells.gru
+    assert fixedpoint.newton() is fixedpoint.newton()
+    assert fixedpoint.quasi_newton(gru.diagonal) is fixedpoint.quasi_newton(diagonal=gru.diagonal)
+    assert fixedpoint.damped(1e-2) is fixedpoint.damped(0.01, None)
+    assert fixedpoint.picard(8, 1e-3) is fixedpoint.picard(window=8, tol=1e-3)
+    assert fixedpoint.fallback(fixedpoint.newton()) is fixedpoint.fallback(fixedpoint.newton())
+    assert fixedpoint.newton_blocks(2) is fixedpoint.newton_blocks(2)
+    assert fixedpoint.picard(4) is not fixedpoint.picard(8)
+    cell, params, h0, xs = _system("gru", 4, 12, jnp.float32, batch=1)
+    run = jax.jit(lambda method, xs: fixedpoint.solve(cell.step, h0[0], xs, params, method)[0],
+                  static_argnums=0)
+    for _ in range(2):
+        run(fixedpoint.quasi_newton(gru.diagonal), xs[0])
+    assert run._cache_size() == 1
+    # validation still runs: True is not taken for a cached window of 1
+    fixedpoint.picard(1)
+    with pytest.raises(ValueError, match="window"):
+        fixedpoint.picard(True)

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from genjax._memo import memoized
 from genjax.fixedpoint.linear_scan import HIGHEST, is_diagonal, linear_scan, matvec
 from genjax.fixedpoint.methods import Method, newton
 
@@ -146,6 +147,7 @@ def elk_step(A: Array, b: Array, h0: Array, y: Array, strength: float,
     return linear_scan(E, g, jnp.zeros_like(h0), reverse=True)
 
 
+@memoized
 def damped(strength: float, base: Optional[Method] = None) -> Method:
     """ELK: ``base``'s linearisation (newton: ELK, quasi_newton: quasi-ELK), damped by lambda.
 

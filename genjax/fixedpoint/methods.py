@@ -18,7 +18,8 @@ Every method except ``damped`` is exact after at most T sweeps: if h^(k)_1..h^(k
 exact, (*) makes h^(k+1)_t = f(h_{t-1}, x_t) exact too (Gonzalez et al. 2025).
 
 A strategy is a ``Method`` NamedTuple of pure functions (DESIGN.md section 3); wrappers such as
-``fallback(method)`` and ``damped(strength, base)`` compose them.
+``fallback(method)`` and ``damped(strength, base)`` compose them. The factories are memoised on
+their arguments, so ``newton()`` twice is one ``Method`` and a jitted caller compiles once.
 
 References: Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence
 Length" (ICLR); Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
@@ -34,6 +35,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from genjax._memo import memoized
 from genjax.fixedpoint.linear_scan import linear_scan
 
 Array = jax.Array
@@ -99,6 +101,7 @@ def _dense_jacobian(fn, h, x, params, key):
     return f, J
 
 
+@memoized
 def sequential() -> Method:
     """The reference: ``lax.scan`` over t, O(T) depth, exact in one pass.
 
@@ -107,6 +110,7 @@ def sequential() -> Method:
     return Method("sequential", None, None, _identity_finalize)
 
 
+@memoized
 def newton() -> Method:
     """DEER: A_t = J_t = d f(h_{t-1}, x_t) / d h_{t-1} (dense, by ``jax.jacfwd``).
 
@@ -119,6 +123,7 @@ def newton() -> Method:
     return Method("newton", _dense_jacobian, _scan_solve, _identity_finalize)
 
 
+@memoized
 def quasi_newton(diagonal: Optional[Callable] = None, num_probes: int = 8) -> Method:
     """quasi-DEER: A_t = diag J_t, never forming the dense Jacobian.
 
@@ -155,6 +160,7 @@ def quasi_newton(diagonal: Optional[Callable] = None, num_probes: int = 8) -> Me
                   _identity_finalize, needs_key=True)
 
 
+@memoized
 def picard(window: Optional[int] = None, tol: Optional[float] = None) -> Method:
     """Picard iteration: A_t = I, so (*) is a cumulative sum of f(h^(k)_{t-1}) - h^(k)_{t-1}.
 
@@ -181,6 +187,7 @@ def picard(window: Optional[int] = None, tol: Optional[float] = None) -> Method:
                   tol=None if tol is None else float(tol))
 
 
+@memoized
 def jacobi() -> Method:
     """Jacobi iteration: A_t = 0, h^(k+1)_t = f(h^(k)_{t-1}, x_t) for all t at once (no scan).
 
@@ -198,6 +205,7 @@ def jacobi() -> Method:
     return Method("jacobi", linearize, solve_linear, _identity_finalize)
 
 
+@memoized
 def fallback(method: Method) -> Method:
     """Wraps ``method``: when it did not converge, return the sequential ``lax.scan`` instead.
 

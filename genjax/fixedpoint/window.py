@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from genjax._memo import memoized
 from genjax.fixedpoint.implicit import with_implicit_gradient
 from genjax.fixedpoint.iteration import default_tol, shift, sweep
 from genjax.fixedpoint.linear_scan import linear_scan, matvec
@@ -64,6 +65,7 @@ class WindowInfo(NamedTuple):
     evals: Array
 
 
+@memoized
 def newton_blocks(groups: int) -> Method:
     """Newton (DEER) for a state made of ``groups`` independent blocks of m = n / groups entries.
 
