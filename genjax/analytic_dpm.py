@@ -126,8 +126,8 @@ def optimal_variances(s: Schedule, ts: Array, gammas: Array, *, eta: float = 1.0
       gammas: [N] Gamma at ts[:-1] (``gamma``; for a perfect model and Gaussian data it has a
         closed form).
       eta: the member of the DDIM family, in [0, 1]; 1 is DDPM (``samplers.ancestral``). For
-        eta < 1 the variances belong to a DDIM-eta step (the mean of ``samplers.ddim(eta)``)
-        whose noise variance is replaced by v*; ``samplers.ddim`` itself takes no variances.
+        eta < 1 the variances belong to a DDIM-eta step: ``samplers.ddim(eta, variances=v)``
+        (eta = 0: Analytic-DDIM).
       data_range: (lo, hi) bounds of the data for the covariance clip, or None for no upper clip.
       max_last_std: cap on the std of the last step, or None.
 

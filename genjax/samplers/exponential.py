@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, memoized, no_check
+from genjax.samplers.base import Sampler, check_variances, memoized, no_check, variances_check
 
 
 class _ExpCoeffs(NamedTuple):
@@ -86,36 +86,56 @@ class _DDIMCoeffs(NamedTuple):
     c_noise: jax.Array  # s_i = eta sigma_{i+1} sqrt(1 - e^{-2 h_i})
 
 
-@memoized
-def ddim(eta: float = 0.0) -> Sampler:
-    """DDIM: x_{i+1} = alpha_{i+1} D + sqrt(sigma_{i+1}^2 - s_i^2) eps_hat + s_i z, z ~ N(0, I),
+def ddim(eta: float = 0.0, variances=None) -> Sampler:
+    """DDIM: x_{i+1} = alpha_{i+1} D + sqrt(sigma_{i+1}^2 - s_i^2) eps_hat + std_i z, z ~ N(0, I),
 
     eps_hat = (x_i - alpha_i D) / sigma_i and s_i = eta sigma_{i+1} sqrt(1 - e^{-2 h_i}) (the
     general-path form of sigma_t(eta): eta = 1 is the DDPM posterior std, ancestral sampling;
-    eta = 0 is deterministic and equals DPM-Solver++ first order). Noise of step i is drawn from
-    ``fold_in(key, i)``. One NFE per step.
+    eta = 0 is deterministic and equals DPM-Solver++ first order). The noise std is std_i = s_i,
+    or sqrt(variances[i]) when given: Analytic-DPM's optimal variance of the DDIM-eta step
+    (``analytic_dpm.optimal_variances(..., eta=eta)``; with eta = 0 this is Analytic-DDIM).
+    Noise of step i is drawn from ``fold_in(key, i)``. One NFE per step.
 
-    References: Song et al. 2021, "Denoising Diffusion Implicit Models" (eq. 12, 16).
+    Args:
+      eta: the member of the DDIM family, a float in [0, 1].
+      variances: optional [num_steps] reverse variances in sampling order, checked eagerly
+        (1-D, finite, >= 0) and against ``len(ts) - 1`` at ``sample``.
+
+    References: Song et al. 2021, "Denoising Diffusion Implicit Models" (eq. 12, 16); Bao et al.
+    2022, "Analytic-DPM" (Theorem 1, the DDIM family).
     """
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
         raise ValueError(f"ddim: eta must be a float in [0, 1], got {eta!r}")
-    eta = float(eta)
+    if variances is None:
+        return _ddim_default(float(eta))
+    return _ddim(float(eta), check_variances("ddim", variances))
 
+
+@memoized
+def _ddim_default(eta: float) -> Sampler:
+    return _ddim(eta, None)
+
+
+def _ddim(eta: float, var) -> Sampler:
     def prepare(s, ts):
         c, h, expm1_neg_h, _ = _exp_table(s, ts)
         one_minus_e2h = -jnp.expm1(-2.0 * h)         # 1 - e^{-2h}, exactly 1 at sigma = 0
         sigma1 = c.sigma[1:]
         return _DDIMCoeffs(t=c.t[:-1], alpha0=c.alpha[:-1], inv_sigma0=1.0 / c.sigma[:-1], alpha1=c.alpha[1:],
                            c_eps=sigma1 * jnp.sqrt(jnp.maximum(1.0 - eta**2 * one_minus_e2h, 0.0)),
-                           c_noise=eta * sigma1 * jnp.sqrt(one_minus_e2h))
+                           c_noise=eta * sigma1 * jnp.sqrt(one_minus_e2h) if var is None
+                           else jnp.sqrt(jnp.asarray(var)))
+
+    stochastic = eta > 0 or var is not None
 
     def step(denoiser, c, x, state, key):
         d = denoiser(x, c.t)
         eps = (x - c.alpha0 * d) * c.inv_sigma0
         x1 = c.alpha1 * d + c.c_eps * eps
-        if eta > 0:
+        if stochastic:
             x1 = x1 + c.c_noise * jax.random.normal(key, x.shape, x.dtype)
         return x1, state, jnp.int32(1)
 
-    return Sampler(prepare, lambda x: None, step, order=1, stochastic=eta > 0, check=no_check,
-                   name=f"ddim(eta={eta:g})")
+    name = f"ddim(eta={eta:g})" if var is None else f"ddim(eta={eta:g}, analytic)"
+    return Sampler(prepare, lambda x: None, step, order=1, stochastic=stochastic,
+                   check=variances_check("ddim", var), name=name)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, memoized, no_check
+from genjax.samplers.base import Sampler, check_variances, memoized, no_check, variances_check
 from genjax.samplers.ode import _heun_prepare, heun_step
 
 
@@ -95,12 +95,7 @@ def ancestral(variances=None) -> Sampler:
     """
     if variances is None:
         return _ancestral_default()
-    if isinstance(variances, jax.core.Tracer):
-        raise TypeError("ancestral: variances must be concrete (compute them before building the sampler)")
-    var = np.asarray(variances, np.float32)
-    if var.ndim != 1 or var.size == 0 or not np.all(np.isfinite(var)) or np.any(var < 0):
-        raise ValueError(f"ancestral: variances must be a finite, non-negative, non-empty 1-D array; got "
-                         f"shape {var.shape}")
+    var = check_variances("ancestral", variances)
     return _ancestral(var)
 
 
@@ -110,11 +105,6 @@ def _ancestral_default() -> Sampler:
 
 
 def _ancestral(var) -> Sampler:
-    def check(s, ts):
-        if var is not None and var.shape[0] != np.shape(ts)[0] - 1:
-            raise ValueError(f"ancestral: variances has {var.shape[0]} entries but ts has "
-                             f"{np.shape(ts)[0] - 1} steps")
-
     def prepare(s, ts):
         c = sde_lib.coefficients(s, ts)
         h = c.log_snr[1:] - c.log_snr[:-1]
@@ -126,8 +116,8 @@ def _ancestral(var) -> Sampler:
         x1 = c.cx * x + c.cd * denoiser(x, c.t) + c.std * _normal(key, x)
         return x1, state, jnp.int32(1)
 
-    return Sampler(prepare, lambda x: None, step, order=1, stochastic=True, check=check,
-                   name="ancestral" if var is None else "ancestral(analytic)")
+    return Sampler(prepare, lambda x: None, step, order=1, stochastic=True,
+                   check=variances_check("ancestral", var), name="ancestral" if var is None else "ancestral(analytic)")
 
 
 class _PCCoeffs(NamedTuple):
