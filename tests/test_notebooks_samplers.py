@@ -1,32 +1,11 @@
 """Executes notebooks/samplers.ipynb with small settings (GENJAX_NB_QUICK=1) via nbclient."""
-import pathlib
 import re
 
-import nbformat
-import pytest
-from nbclient import NotebookClient
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "samplers.ipynb"
-
-
-def _stdout(nb) -> str:
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+from notebook_runner import run_quick
 
 
 def test_samplers_notebook_runs_quick(monkeypatch):
-    monkeypatch.setenv("GENJAX_NB_QUICK", "1")
-    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    # the kernel shares the test suite's persistent compile cache
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache" / "jax"))
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    out = _stdout(nb)
+    nb, out = run_quick("samplers.ipynb", monkeypatch)
     assert "QUICK=True" in out
     # likelihood vs closed form: RK4 error ~1e-5 plus the default prior's neglect of
     # alpha(1) x_0 (alpha(1) = 6.6e-3, |x_T| alpha |m| <= 0.05)

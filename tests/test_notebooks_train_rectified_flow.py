@@ -1,31 +1,11 @@
 """Executes notebooks/train_rectified_flow.ipynb with tiny settings (GENJAX_NB_QUICK=1) via nbclient."""
-import pathlib
 import re
 
-import nbformat
-from nbclient import NotebookClient
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "train_rectified_flow.ipynb"
-
-
-def _stdout(nb) -> str:
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+from notebook_runner import run_quick
 
 
 def test_train_rectified_flow_notebook_runs_quick(monkeypatch):
-    monkeypatch.setenv("GENJAX_NB_QUICK", "1")
-    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    # the kernel shares the test suite's persistent compile cache
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache" / "jax"))
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    out = _stdout(nb)
+    _, out = run_quick("train_rectified_flow.ipynb", monkeypatch)
     assert "QUICK=True" in out
     num = r"([-0-9.eE+]+)"
     untrained = float(re.search(r"untrained net, 8 Euler steps: " + num, out).group(1))
