@@ -10,8 +10,8 @@ For every (method, n, T, batch) a random GRU (inputs of size 2) is evaluated by
   compile_seconds  ``jit(...).lower(...).compile()`` time, separate from the runs
   iterations       max Newton / quasi-Newton sweeps over the batch (1 for sequential)
   converged        all batch elements converged
-  peak_memory_mb   XLA's estimate from ``compiled.memory_analysis()``: arguments + outputs +
-                   temporaries - aliased (the compiled program's working set)
+  peak_memory_mb   estimate from ``compiled.memory_analysis()``: arguments + outputs +
+                   temporaries - aliased (an upper bound of the compiled program's working set)
   ratio_to_sequential  seconds / seconds(sequential) of the same (n, T, batch), same run
                    (< 1: faster than lax.scan)
   max_abs_error    max |hs - hs_sequential|
@@ -49,6 +49,8 @@ def _memory_mb(compiled) -> float:
     stats = compiled.memory_analysis()
     if stats is None:
         return float("nan")
+    # Upper bound of the working set from XLA's buffer assignment (the CPU runtime's
+    # peak_memory_in_bytes field was seen below temp_size_in_bytes, so it is not used).
     total = (stats.argument_size_in_bytes + stats.output_size_in_bytes
              + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
     return total / 2**20

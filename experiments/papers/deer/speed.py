@@ -132,10 +132,11 @@ def plot(rows, args, meta, path):
             T, sec, sp = np.array(rT).T
             axes[0].loglog(T, sec, "o-", label=name)
             if name != "sequential":
-                axes[1].semilogx(T, sp, "o-", label=name)
+                axes[1].loglog(T, sp, "o-", label=name)
         if rn and name != "sequential":
             n, sp = np.array(rn).T
-            axes[2].semilogx(n, sp, "o-", base=2, label=name)
+            axes[2].loglog(n, sp, "o-", label=name)
+            axes[2].set_xscale("log", base=2)
     axes[0].set(xlabel="sequence length T", ylabel="seconds (median, after compile)",
                 title=f"GRU n={args.n}, batch {args.batch}")
     axes[1].set(xlabel="sequence length T", ylabel="speed-up over lax.scan",
