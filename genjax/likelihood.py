@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genjax import integrators, metrics, predictions, schedules
+from genjax.divergence import divergence_exact, divergence_hutchinson
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -68,15 +69,11 @@ def _field_and_divergence(denoiser, s: Schedule, divergence: str, probes):
 
     def field(t, state):
         x, _ = state
-        b, d = x.shape[0], math.prod(x.shape[1:])
         f = lambda z: velocity(t, z)
         if divergence == "exact":
-            basis = jnp.broadcast_to(jnp.eye(d, dtype=x.dtype).reshape((d, 1) + x.shape[1:]), (d,) + x.shape)
-            v, jv = jax.vmap(lambda e: jax.jvp(f, (x,), (e,)), out_axes=(None, 0))(basis)
-            div = jnp.einsum("ibi->b", jv.reshape(d, b, d))  # sum_i (J e_i)_i per example
+            v, div = divergence_exact(f, x)
         else:
-            v, jz = jax.vmap(lambda z: jax.jvp(f, (x,), (z,)), out_axes=(None, 0))(probes)
-            div = jnp.mean(jnp.sum((probes * jz).reshape(probes.shape[0], b, d), -1), 0)
+            v, div = divergence_hutchinson(f, x, probes)
         return v, div
 
     return field

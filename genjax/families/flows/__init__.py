@@ -10,7 +10,7 @@ from genjax.families.flows.bijectors import (Bijector, actnorm, chain, factor_ou
 from genjax.families.flows.cnf import cnf
 from genjax.families.flows.coupling import (additive_coupling, affine_coupling, channel_mask,
                                             checkerboard_mask)
-from genjax.families.flows.divergence import divergence_exact, divergence_hutchinson
+from genjax.divergence import divergence_exact, divergence_hutchinson
 from genjax.families.flows.models import (Flow, from_bijector, glow, nice, realnvp, realnvp_image,
                                           standard_normal_log_prob)
 from genjax.families.flows.preprocessing import (bits_per_dim, image_preprocessing, logit_transform,

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from genjax import integrators
 from genjax.families.flows.bijectors import Bijector
-from genjax.families.flows.divergence import divergence_exact, divergence_hutchinson
+from genjax.divergence import divergence_exact, divergence_hutchinson
 from genjax.families.flows.models import Flow, check_batch, standard_normal_log_prob
 from genjax.nets.flow_nets import ODEMLP, init_key
 
