@@ -7,6 +7,7 @@ import optax
 import pytest
 
 from genjax.families import ebm
+from trainer_scoring import train_and_score
 
 MU = np.array([1.0, -2.0])
 SIGMA = np.array([[1.0, 0.5], [0.5, 2.0]])
@@ -140,40 +141,10 @@ def test_bad_input_raises(key):
             ebm.draw_chains(jnp.zeros((8, 2)), 4, frac, ebm.uniform_init((2,)), key)
 
 
-# --- through the one trainer (runlocal-plus) ------------------------------------------------------
-def _train_and_score(name, workdir, **overrides):
-    """Train ``experiments/configs/<name>.py:runlocal`` with the trainer; MMD^2 to fresh data of the
-    untrained and the trained model (bandwidth: the data's median distance) and mode statistics."""
-    import importlib
-
-    from scipy.spatial.distance import pdist
-
-    from experiments import train
-    from genjax import metrics
-
-    cfg = importlib.import_module(f"experiments.configs.{name}").get_config("runlocal")
-    cfg.training.checkpoint_every = 10**6          # one checkpoint, at exit
-    for dotted, value in overrides.items():
-        node, *path = dotted.split(".")
-        target = cfg[node]
-        for p in path[:-1]:
-            target = target[p]
-        target[path[-1]] = value
-    res = train.run(cfg, str(workdir))
-    sample = jax.jit(res.task.sample, static_argnums=1)
-    init = jax.jit(res.task.init)(jax.random.key(int(cfg.seed)))
-    ref = res.data.reference(1000, jax.random.key(123))
-    h = float(np.median(pdist(np.asarray(ref, np.float64).reshape(len(ref), -1))))   # median distance
-    k = jax.random.key(7)
-    out = {}
-    for tag, params in (("init", init.ema_params), ("trained", res.state.ema_params)):
-        out[f"mmd_{tag}"] = float(metrics.mmd2(sample(params, 1000, k), ref, bandwidth=h))
-        out.update({f"{m}_{tag}": float(v) for m, v in res.task.evaluate(params, None, k).items()})
-    return out
-
+# --- through the one trainer (runlocal-plus): tests/trainer_scoring.py -----------------------------
 
 def test_config_trains_and_improves(tmp_path):
-    s = _train_and_score("toy2d_ebm", tmp_path)
+    s = train_and_score("toy2d_ebm", tmp_path)
     # "clearly": MMD^2 drops 5x or more (measured 0.40 -> 0.0077 after 500 steps) and >= 6 of the 8
     # modes are covered by Langevin samples of the trained energy (measured 8) against <= 3 (2).
     assert s["mmd_trained"] < 0.2 * s["mmd_init"], s

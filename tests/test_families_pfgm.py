@@ -8,6 +8,7 @@ import pytest
 from scipy import integrate as sp_integrate
 
 from genjax.families import pfgm
+from trainer_scoring import train_and_score
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -92,40 +93,10 @@ def test_bad_input_raises(key):
         pfgm.make_loss(lambda p, x: x, gamma=-1.0)
 
 
-# --- through the one trainer (runlocal-plus) ------------------------------------------------------
-def _train_and_score(name, workdir, **overrides):
-    """Train ``experiments/configs/<name>.py:runlocal`` with the trainer; MMD^2 to fresh data of the
-    untrained and the trained model (bandwidth: the data's median distance) and mode statistics."""
-    import importlib
-
-    from scipy.spatial.distance import pdist
-
-    from experiments import train
-    from genjax import metrics
-
-    cfg = importlib.import_module(f"experiments.configs.{name}").get_config("runlocal")
-    cfg.training.checkpoint_every = 10**6          # one checkpoint, at exit
-    for dotted, value in overrides.items():
-        node, *path = dotted.split(".")
-        target = cfg[node]
-        for p in path[:-1]:
-            target = target[p]
-        target[path[-1]] = value
-    res = train.run(cfg, str(workdir))
-    sample = jax.jit(res.task.sample, static_argnums=1)
-    init = jax.jit(res.task.init)(jax.random.key(int(cfg.seed)))
-    ref = res.data.reference(1000, jax.random.key(123))
-    h = float(np.median(pdist(np.asarray(ref, np.float64).reshape(len(ref), -1))))   # median distance
-    k = jax.random.key(7)
-    out = {}
-    for tag, params in (("init", init.ema_params), ("trained", res.state.ema_params)):
-        out[f"mmd_{tag}"] = float(metrics.mmd2(sample(params, 1000, k), ref, bandwidth=h))
-        out.update({f"{m}_{tag}": float(v) for m, v in res.task.evaluate(params, None, k).items()})
-    return out
-
+# --- through the one trainer (runlocal-plus): tests/trainer_scoring.py -----------------------------
 
 def test_config_trains_and_improves(tmp_path):
-    s = _train_and_score("toy2d_pfgm", tmp_path)
+    s = train_and_score("toy2d_pfgm", tmp_path)
     # "clearly": MMD^2 drops 5x or more (measured 2.91 -> 0.032 after 500 steps of a 64-64 field
     # network) and >= 6 of 8 modes are covered (measured 8) against none for the untrained field.
     assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
