@@ -137,7 +137,8 @@ def check_schedule_grid(s: Schedule, ts, name: str = "ts") -> None:
                          f"schedule (the last time may be a clean end with sigma = 0); got {arr}")
 
 
-def _check_inputs(denoiser, s, solver, ts, x_init, key) -> None:
+def _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final):
+    """Check ``sample``'s arguments before tracing; return (Partial denoiser, ts f32, x_init, key)."""
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable denoiser(x, t), got {type(denoiser).__name__}")
     if not isinstance(solver, Sampler):
@@ -149,6 +150,12 @@ def _check_inputs(denoiser, s, solver, ts, x_init, key) -> None:
         raise ValueError(f"x_init must have a batch axis, x_init: [B, ...]; got shape {np.shape(x_init)}")
     if solver.stochastic and key is None:
         raise ValueError(f"the {solver.name} sampler is stochastic: pass a PRNG key")
+    if denoise_final and not isinstance(ts, jax.core.Tracer) and clean_end(s, np.asarray(ts)[-1]):
+        raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
+    if not isinstance(denoiser, jax.tree_util.Partial):
+        denoiser = jax.tree_util.Partial(denoiser)   # arrays it carries become traced arguments
+    return (denoiser, jnp.asarray(ts, jnp.float32), jnp.asarray(x_init),
+            key if solver.stochastic else None)
 
 
 @functools.partial(jax.jit, static_argnames=("s", "solver", "save_trajectory", "denoise_final"))
@@ -206,13 +213,6 @@ def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: 
         from genjax.samplers.parallel import sample_parallel  # imports this module
         return sample_parallel(denoiser, s, solver, ts, x_init, key, parallel, mesh=mesh,
                                save_trajectory=save_trajectory, denoise_final=denoise_final)
-    _check_inputs(denoiser, s, solver, ts, x_init, key)
-    if denoise_final and not isinstance(ts, jax.core.Tracer) and clean_end(s, np.asarray(ts)[-1]):
-        raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
-    if not isinstance(denoiser, jax.tree_util.Partial):
-        denoiser = jax.tree_util.Partial(denoiser)
-    ts = jnp.asarray(ts, jnp.float32)
-    x_init = jnp.asarray(x_init)
-    return _sample(denoiser, s, solver, ts, x_init, None if not solver.stochastic else key,
-                   save_trajectory, denoise_final)
+    denoiser, ts, x_init, key = _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
+    return _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
 

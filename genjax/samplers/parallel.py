@@ -53,7 +53,7 @@ from jax.sharding import Mesh
 
 from genjax import fixedpoint
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, SampleInfo, _check_inputs, _sample, clean_end
+from genjax.samplers.base import Sampler, SampleInfo, _checked_inputs, _sample
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -217,14 +217,7 @@ def sample_parallel(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array,
         raise ValueError("sample: mesh shards a parallel-in-time window; pass parallel= too "
                          "(e.g. fixedpoint.picard(window=8))")
     check_parallel(solver, method, mesh)
-    _check_inputs(denoiser, s, solver, ts, x_init, key)
-    if denoise_final and not isinstance(ts, jax.core.Tracer) and clean_end(s, np.asarray(ts)[-1]):
-        raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
-    if not isinstance(denoiser, jax.tree_util.Partial):
-        denoiser = jax.tree_util.Partial(denoiser)
-    ts = jnp.asarray(ts, jnp.float32)
-    x_init = jnp.asarray(x_init)
-    key = key if solver.stochastic else None
+    denoiser, ts, x_init, key = _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
     if method.linearize is None:   # sequential(): the plain loop
         return _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
     state_shape = jax.eval_shape(solver.init, x_init)
