@@ -27,46 +27,21 @@ import csv
 import json
 import os
 import platform
-import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from genjax import fixedpoint
-from genjax.fixedpoint import cells
+from benchmarks.deer import bench
 
-METHODS = {
-    "sequential": fixedpoint.sequential,
-    "newton": fixedpoint.newton,
-    "quasi_newton": lambda: fixedpoint.quasi_newton(cells.gru.diagonal),
-}
+METHODS = ("sequential", "newton", "quasi_newton")   # as built in benchmarks/deer.py
 
 
-def time_config(method_name: str, n: int, T: int, batch: int, repeats: int, seed: int = 0):
-    """(seconds, compile_seconds, max sweeps, converged) for one configuration."""
-    k_p, k_x = jax.random.split(jax.random.key(seed))
-    params = cells.gru.init(2, n, k_p)
-    xs = jax.random.normal(k_x, (batch, T, 2))
-    h0 = jnp.zeros((batch, n))
-    method = METHODS[method_name]()
-
-    def run(params, h0, xs):
-        return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method))(
-            h0, xs)
-
-    start = time.perf_counter()
-    compiled = jax.jit(run).lower(params, h0, xs).compile()
-    compile_s = time.perf_counter() - start
-    hs, info = jax.block_until_ready(compiled(params, h0, xs))       # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(params, h0, xs))
-        times.append(time.perf_counter() - start)
-    return (statistics.median(times), compile_s, int(np.max(info.num_iters)),
-            bool(np.all(info.converged)))
+def time_config(method_name: str, n: int, T: int, batch: int, repeats: int):
+    """(seconds, compile_seconds, max sweeps, converged) for one configuration, measured by
+    ``benchmarks.deer.bench`` (compile apart, warm-up, median of ``repeats`` timed runs)."""
+    _, r = bench(method_name, n, T, batch, repeats)
+    return r["seconds"], r["compile_seconds"], r["iterations"], r["converged"]
 
 
 def sweep(grid, batch, repeats, rows, start):
