@@ -10,7 +10,8 @@ in about a minute.
 
 Expected result: test bits/dim of the dequantized pixels 2.40 after 1000 steps with hidden
 (128, 128) (experiments/papers/likelihood_table/bits_per_dim.py; evaluation: exact divergence,
-``flow.eval_num_steps`` RK4 steps on the same parameters).
+``flow.eval_num_steps`` RK4 steps on the same parameters;
+``--config.flow.eval_solver=dopri5``: FFJORD's adaptive solve to ``flow.eval_tol``).
 
 References: Grathwohl et al. 2019, "FFJORD: Free-form Continuous Dynamics for Scalable Reversible
 Generative Models".
@@ -25,6 +26,8 @@ def get_config(arg=None):
                                         "t1": 1.0}, arg)
     c.flow.logit_alpha = 0.05
     c.flow.eval_num_steps = 16
+    c.flow.eval_solver = "rk4"          # or "dopri5" (adaptive, to eval_tol)
+    c.flow.eval_tol = 1e-5
     c.training.num_steps = 10_000
     if arg == "runlocal":
         c.flow.kwargs.hidden = (64,)

@@ -10,7 +10,8 @@ Hardware: one CPU core, ~10 minutes (5k steps of batch 256, 8 RK4 steps per solv
 Expected result: held-out nll 2.85 nats on 8 Gaussians (2.41 pinwheel, 3.82 checkerboard) after
 1000 steps of batch 128, hidden (64, 64), 6 RK4 steps (experiments/papers/ffjord/toy_densities.py);
 clean, separated modes. Evaluation re-solves with
-``flow.eval_num_steps`` RK4 steps on the same parameters. ``--config.flow.kwargs.divergence=hutchinson``
+``flow.eval_num_steps`` RK4 steps on the same parameters
+(``--config.flow.eval_solver=dopri5``: FFJORD's adaptive solve to ``flow.eval_tol``). ``--config.flow.kwargs.divergence=hutchinson``
 trains with Hutchinson's estimator (evaluation stays exact in 2-D).
 
 References: Grathwohl et al. 2019, "FFJORD" (Fig. 2); Chen et al. 2018, "Neural ODEs".
@@ -32,6 +33,8 @@ def get_config(arg=None):
                                                "num_steps": 8, "t1": 1.0})
     c.flow.logit_alpha = 0.0
     c.flow.eval_num_steps = 32
+    c.flow.eval_solver = "rk4"          # or "dopri5" (adaptive, to eval_tol)
+    c.flow.eval_tol = 1e-5
     c.training.num_steps = 5_000
     c.optim.lr = 2e-3
     c.optim.grad_clip = 10.0

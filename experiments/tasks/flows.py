@@ -9,6 +9,8 @@ Reads ``config.flow``:
                   images (its logdet is part of log p); 0: none (2-D toys)
     eval_num_steps  CNF only: steps of the fixed grid for ``evaluate`` (the same params; exact
                   divergence there whenever the trace is affordable, dim <= 64)
+    eval_solver   CNF only, optional: "rk4" (default; the fixed grid above) or "dopri5" (FFJORD's
+                  adaptive evaluation, tolerance ``eval_tol``, default 1e-5; NaN if unfinished)
 
 Loss: mean negative log-likelihood of dequantized data in the space of ``_likelihood``;
 ``evaluate`` reports nll and bits/dim.
@@ -53,6 +55,12 @@ def build(config, data, workdir: str | None = None) -> Task:
     flow = build_flow(name, space.shape, kwargs, alpha)
     if name == "cnf":
         eval_kwargs = dict(kwargs, num_steps=int(fc.eval_num_steps))
+        eval_solver = fc.get("eval_solver", "rk4")
+        if eval_solver not in ("rk4", "dopri5"):
+            raise ValueError(f"config.flow.eval_solver must be 'rk4' or 'dopri5', got {eval_solver!r}")
+        if eval_solver == "dopri5":
+            tol = float(fc.get("eval_tol", 1e-5))
+            eval_kwargs.update(solver="dopri5", rtol=tol, atol=tol)
         if space.shape[0] <= 64:
             eval_kwargs["divergence"] = "exact"
         eval_flow = build_flow(name, space.shape, eval_kwargs, alpha)

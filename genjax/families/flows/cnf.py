@@ -10,7 +10,8 @@ fixed-grid solver (default RK4, differentiable end to end: "discretise then opti
 is exact (d Jacobian-vector products, fine in low dimension) or Hutchinson's unbiased estimate
 tr(J) ~ eps^T J eps with one Rademacher eps per example held fixed along the trajectory.
 The parameters do not depend on the solver, so a model trained with few steps can be evaluated
-with ``cnf(..., num_steps=larger)`` or another solver on the same params.
+with ``cnf(..., num_steps=larger)``, another solver, or FFJORD's adaptive Dormand-Prince
+(``cnf(..., solver="dopri5", rtol=1e-5, atol=1e-5)``) on the same params.
 
 References: Chen et al. 2018, "Neural Ordinary Differential Equations"; Grathwohl et al. 2019,
 "FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative Models";
@@ -18,7 +19,7 @@ Hutchinson 1989, "A stochastic estimator of the trace of the influence matrix".
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import flax.linen as nn
 import jax
@@ -35,8 +36,9 @@ DIVERGENCES = ("exact", "hutchinson")
 
 
 def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", num_steps: int = 8,
-        t1: float = 1.0, solver: Optional[integrators.Solver] = None,
-        net: Optional[nn.Module] = None, preprocess: Optional[Bijector] = None) -> Flow:
+        t1: float = 1.0, solver: Union[None, str, integrators.Solver] = None,
+        net: Optional[nn.Module] = None, preprocess: Optional[Bijector] = None,
+        rtol: float = 1e-5, atol: float = 1e-5, max_steps: int = 4096) -> Flow:
     """FFJORD continuous flow on [B, dim] data.
 
     Args:
@@ -44,9 +46,13 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
       hidden: widths of the default field network ``ODEMLP`` (ignored when ``net`` is given).
       divergence: "exact" (d JVPs per evaluation) or "hutchinson" (one JVP; ``log_prob`` and
         ``forward`` then need a ``key``).
-      num_steps: steps of the fixed grid on [0, t1].
+      num_steps: steps of the fixed grid on [0, t1] (fixed-grid solvers only).
       t1: integration time.
-      solver: a ``genjax.integrators.Solver`` (default ``rk4()``).
+      solver: a ``genjax.integrators.Solver`` on the fixed grid (default ``rk4()``;
+        differentiable, for training), or ``"dopri5"``: adaptive Dormand-Prince to ``rtol`` /
+        ``atol`` within ``max_steps`` attempts, FFJORD's evaluation solver (not
+        reverse-differentiable). A dopri5 solve that does not finish returns NaN for the state
+        and the log-density of the whole batch instead of a truncated number.
       net: a flax module ``net(x [B, dim], t) -> [B, dim]`` replacing the default field.
       preprocess: a parameter-free bijector applied before the ODE (e.g. ``logit_transform``
         for dequantized images); its logdet enters ``log_prob``.
@@ -61,6 +67,13 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
         raise ValueError(f"divergence must be one of {DIVERGENCES}, got {divergence!r}")
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    adaptive = isinstance(solver, str)
+    if adaptive and solver != "dopri5":
+        raise ValueError(f"solver must be a genjax.integrators.Solver, None (rk4) or 'dopri5', got {solver!r}")
+    if adaptive and (not isinstance(max_steps, int) or max_steps < 1 or not rtol >= 0 or not atol >= 0
+                     or rtol + atol <= 0):
+        raise ValueError(f"cnf: dopri5 needs max_steps >= 1 and rtol, atol >= 0 (not both 0); got "
+                         f"max_steps={max_steps!r}, rtol={rtol}, atol={atol}")
     solver = integrators.rk4() if solver is None else solver
     net = ODEMLP(tuple(hidden), dim) if net is None else net
     event_shape = (dim,)
@@ -83,11 +96,17 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
             raise ValueError("cnf with divergence='hutchinson' needs a key (the estimator's noise)")
         return jax.random.rademacher(key, x.shape, x.dtype)
 
-    def _solve(params, x, key, t_start, t_end):
+    def _integrate(field, t_start, t_end, state):
+        if adaptive:
+            out, info = integrators.dopri5(field, t_start, t_end, state, rtol=rtol, atol=atol,
+                                           max_steps=max_steps)
+            return jax.tree.map(lambda a: jnp.where(info.converged, a, jnp.nan), out)
         ts = jnp.linspace(t_start, t_end, num_steps + 1)
+        return integrators.integrate(field, solver, ts, state)[0]
+
+    def _solve(params, x, key, t_start, t_end):
         state = (x, jnp.zeros(x.shape[:1], x.dtype))
-        (y, logdet), _ = integrators.integrate(augmented_field(params, _noise(x, key)), solver, ts, state)
-        return y, logdet
+        return _integrate(augmented_field(params, _noise(x, key)), t_start, t_end, state)
 
     def init(x, key):
         check_batch(x, event_shape)
@@ -119,7 +138,7 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
     def sample(params, n, key, temperature=1.0):
         z = temperature * jax.random.normal(key, (n,) + event_shape)
         field = lambda t, x: net.apply({"params": params}, x, t)
-        x, _ = integrators.integrate(field, solver, jnp.linspace(t1, 0.0, num_steps + 1), z)
+        x = _integrate(field, t1, 0.0, z)
         return x if preprocess is None else preprocess.inverse(None, x)[0]
 
     return Flow(init, forward, inverse, log_prob, sample, event_shape)
