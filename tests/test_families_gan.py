@@ -128,6 +128,18 @@ def test_monoflow_velocity_and_particle_targets(key):
         obj = gan.objective("monoflow", h=h)
         np.testing.assert_allclose(gan_train.particle_targets(obj, critic, x, 0.1),
                                    monoflow.particle_targets(critic, x, 0.1, h), rtol=1e-5, atol=1e-6)
+    # the displacement cap: logit velocity is w everywhere, |0.1 w| = 0.158; a cap of 0.05 shortens
+    # every step to length 0.05 along w, a cap of 1 leaves it alone.
+    obj = gan.objective("monoflow", h="logit")
+    for targets in (monoflow.particle_targets(critic, x, 0.1, "logit", max_step=0.05),
+                    gan_train.particle_targets(obj, critic, x, 0.1, max_step=0.05)):
+        np.testing.assert_allclose(targets - x, jnp.broadcast_to(0.05 * w / jnp.linalg.norm(w), x.shape),
+                                   rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(monoflow.particle_targets(critic, x, 0.1, "logit", max_step=1.0),
+                               monoflow.particle_targets(critic, x, 0.1, "logit"), rtol=1e-6)
+    with pytest.raises(ValueError, match="particle_max_step"):
+        gan_train.make_train_step(obj, critic, critic, optax.sgd(1.0), optax.sgd(1.0), 2,
+                                  particle_step_size=0.1, particle_max_step=0.0)
 
 
 def test_mode_stats_closed_forms():

@@ -26,6 +26,7 @@ def gan_config(kind: str, data_name: str = "8gaussians", arg: str | None = None)
     c.gan.clip = 0.01                   # WGAN weight clipping
     c.gan.h = "logit"                   # MonoFlow's increasing map
     c.gan.particle_step_size = 0.0      # > 0: MonoFlow particle matching
+    c.gan.particle_max_step = 0.0       # > 0: cap on each particle's displacement
     c.gan.gen_hidden = (512, 512, 512)
     c.gan.critic_hidden = (512, 512, 512)
     c.gan.act = "relu"

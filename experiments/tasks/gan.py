@@ -8,6 +8,7 @@ Reads ``config.gan``:
     gp_weight, clip      WGAN-GP lambda; WGAN weight-clipping bound
     h                    MonoFlow's increasing map (genjax.families.monoflow.H_FUNCTIONS)
     particle_step_size   > 0: MonoFlow particle matching for the generator; 0: loss gradients
+    particle_max_step    optional, > 0: cap on each particle's displacement; 0 / absent: none
     gen_hidden, critic_hidden, act     the MLPs of genjax.nets.critics
 
 and ``config.optim`` (one Adam setting, a separate optimizer state for each player), ``config.ema``
@@ -47,7 +48,8 @@ def build(config, data, workdir: str | None = None) -> Task:
     with config_error("config.gan"):
         step_fn = gan_train.make_train_step(obj, gen.apply, crit.apply, tx, tx, latent,
                                             n_critic=int(g.n_critic), n_gen=int(g.n_gen),
-                                            particle_step_size=float(g.particle_step_size) or None)
+                                            particle_step_size=float(g.particle_step_size) or None,
+                                            particle_max_step=float(g.get("particle_max_step", 0.0)) or None)
     batch = int(config.training.batch_size)
     if batch % int(g.n_critic):
         raise ValueError(f"config.training.batch_size={batch} must be a multiple of "

@@ -57,20 +57,23 @@ def _check_count(name: str, value) -> int:
     return value
 
 
-def particle_targets(obj: Objective, critic: Callable, x: Array, step_size: float) -> Array:
-    """x' = x - step_size * B * grad_x L_gen(x): each particle moved down its own generator loss.
+def particle_targets(obj: Objective, critic: Callable, x: Array, step_size: float,
+                     max_step: Optional[float] = None) -> Array:
+    """x' = x - clip(step_size * B * grad_x L_gen(x), max_step): each particle moved down its own
+    generator loss, its displacement norm capped at ``max_step`` (None: no cap).
 
     L_gen is a batch mean, so B * grad_x L_gen is the per-sample gradient; for "monoflow" this is
     x + step_size * grad_x h(d(x)) (``monoflow.particle_targets``). No gradient flows through.
     """
     g = jax.grad(lambda y: obj.generator_loss(critic, y))(x) * x.shape[0]
-    return jax.lax.stop_gradient(x - step_size * g)
+    return jax.lax.stop_gradient(x + monoflow.clip_displacement(-step_size * g, max_step))
 
 
 def make_train_step(obj: Objective, generator: Callable, critic: Callable,
                     gen_opt: optax.GradientTransformation, critic_opt: optax.GradientTransformation,
                     latent_dim: int, n_critic: int = 1, n_gen: int = 1,
-                    particle_step_size: Optional[float] = None) -> Callable:
+                    particle_step_size: Optional[float] = None,
+                    particle_max_step: Optional[float] = None) -> Callable:
     """Build ``step(state, real, key) -> (state, metrics)``, pure and jit-able.
 
     Args:
@@ -83,6 +86,7 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
       n_gen: generator updates per step (>= 1).
       particle_step_size: None for loss-gradient generator updates; eta > 0 for MonoFlow's
         particle matching.
+      particle_max_step: None, or > 0: the cap on each particle's displacement (trust region).
 
     Returns:
       ``step(state, real [n_critic * m, ...], key)``; metrics are the last critic and generator
@@ -96,6 +100,8 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
     latent_dim = _check_count("latent_dim", latent_dim)
     if particle_step_size is not None and not particle_step_size > 0:
         raise ValueError(f"particle_step_size must be > 0 or None, got {particle_step_size}")
+    if particle_max_step is not None and not particle_max_step > 0:
+        raise ValueError(f"particle_max_step must be > 0 or None, got {particle_max_step}")
 
     def critic_update(gen_params, carry, inp):
         cp, cos = carry
@@ -137,7 +143,7 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable,
         else:
             z = jax.random.normal(k_g, (m, latent_dim), real.dtype)
             targets = particle_targets(obj, critic_fn, generator(state.gen_params, z),
-                                       particle_step_size)
+                                       particle_step_size, particle_max_step)
 
             def body(c, _):
                 gp, gos = c

@@ -61,9 +61,22 @@ def velocity(critic: Callable, x: Array, h="logit") -> Array:
     return jax.grad(lambda y: jnp.sum(hf(critic(y))))(x)
 
 
-def particle_targets(critic: Callable, x: Array, step_size: float, h="logit") -> Array:
-    """x' = x + step_size * grad_x h(d(x)), without gradient (the targets of particle matching)."""
-    return jax.lax.stop_gradient(x + step_size * velocity(critic, x, h))
+def clip_displacement(dx: Array, max_step) -> Array:
+    """dx_b * min(1, max_step / ||dx_b||) per particle b (a trust region; None: unchanged)."""
+    if max_step is None:
+        return dx
+    norm = jnp.sqrt(jnp.sum(jnp.square(dx.reshape(dx.shape[0], -1)), axis=-1))
+    scale = jnp.minimum(1.0, max_step / jnp.maximum(norm, 1e-30))
+    return dx * scale.reshape((-1,) + (1,) * (dx.ndim - 1))
+
+
+def particle_targets(critic: Callable, x: Array, step_size: float, h="logit", max_step=None) -> Array:
+    """x' = x + clip(step_size * grad_x h(d(x)), max_step), without gradient (particle matching).
+
+    ``max_step`` (> 0 or None) caps each particle's displacement norm: near sharp modes the
+    log-ratio's gradient grows like distance / std^2 and one Euler step overshoots the mode.
+    """
+    return jax.lax.stop_gradient(x + clip_displacement(step_size * velocity(critic, x, h), max_step))
 
 
 def particle_matching_loss(x_gen: Array, targets: Array) -> Array:
