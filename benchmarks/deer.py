@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 
@@ -33,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.timing import timed
 from genjax import fixedpoint
 from genjax.fixedpoint import cells
 
@@ -67,17 +67,9 @@ def bench(method_name, n, T, batch, repeats):
         return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method))(
             h0, xs)
 
-    start = time.perf_counter()
-    compiled = jax.jit(run).lower(params, h0, xs).compile()
-    compile_s = time.perf_counter() - start
-    hs, info = jax.block_until_ready(compiled(params, h0, xs))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(params, h0, xs))
-        times.append(time.perf_counter() - start)
+    (hs, info), compile_s, seconds, compiled = timed(jax.jit(run), (params, h0, xs), repeats)
     return hs, {"method": method_name, "n": n, "T": T, "batch": batch,
-                "seconds": statistics.median(times), "compile_seconds": compile_s,
+                "seconds": seconds, "compile_seconds": compile_s,
                 "iterations": int(np.max(info.num_iters)),
                 "converged": bool(np.all(info.converged)),
                 "peak_memory_mb": _memory_mb(compiled)}

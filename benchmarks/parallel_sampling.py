@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 
 def parse(argv=None):
@@ -55,24 +53,12 @@ if ARGS is not None:
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import timed  # noqa: E402
 from genjax import fixedpoint, samplers, schedules  # noqa: E402
 from genjax.data import mixture  # noqa: E402
 
 SOLVERS = {"ddim": samplers.ddim, "heun": samplers.heun, "dpm_solver_pp2": lambda: samplers.dpm_solver_pp(2),
            "ancestral": samplers.ancestral}
-
-
-def timed(fn, args, repeats):
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    out = jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return out, compile_s, statistics.median(times)
 
 
 def main(args):
@@ -87,8 +73,8 @@ def main(args):
         solver = SOLVERS[sname]()
         for n in [int(v) for v in args.steps.split(",")]:
             ts = schedules.time_grid(s, n)
-            (x_seq, info_seq), c_seq, t_seq = timed(lambda x, k: samplers.sample(den, s, solver, ts, x, k),
-                                                    (x_init, key), args.repeats)
+            (x_seq, info_seq), c_seq, t_seq, _ = timed(
+                jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k)), (x_init, key), args.repeats)
             configs = [("picard", int(w), int(d)) for w in args.windows.split(",") for d in args.devices.split(",")]
             configs.append(("newton", n, 1))
             for name, window, ndev in configs:
@@ -97,8 +83,8 @@ def main(args):
                 method = (fixedpoint.picard(window=window, tol=args.tol) if name == "picard"
                           else fixedpoint.newton()._replace(tol=args.tol))
                 mesh = None if ndev == 1 else jax.make_mesh((ndev,), ("time",), devices=jax.devices()[:ndev])
-                (x_par, info), c_s, t_par = timed(
-                    lambda x, k: samplers.sample(den, s, solver, ts, x, k, parallel=method, mesh=mesh),
+                (x_par, info), c_s, t_par, _ = timed(
+                    jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k, parallel=method, mesh=mesh)),
                     (x_init, key), args.repeats)
                 row = {"solver": sname, "steps": n, "method": name, "window": min(window, n), "devices": ndev,
                        "sweeps": int(info.num_iters), "nfe": int(info.nfe), "nfe_sequential": int(info_seq.nfe),

@@ -35,7 +35,6 @@ import csv
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 
@@ -64,9 +63,9 @@ if ARGS is not None:
     jax.config.update("jax_num_cpu_devices", ARGS.host_devices)   # before any computation
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import timed  # noqa: E402
 from genjax import fixedpoint, samplers, schedules  # noqa: E402
 from genjax.data import mixture  # noqa: E402
 
@@ -80,20 +79,6 @@ def methods(tol: float, quick: bool) -> dict:
         out["picard_w64"] = fixedpoint.picard(window=64, tol=tol)
     out["newton"] = fixedpoint.newton()._replace(tol=tol)
     return out
-
-
-def timed(fn, args, repeats: int):
-    """(output, compile seconds, median run seconds) of a jitted fn, after block_until_ready."""
-    start = time.perf_counter()
-    compiled = fn.lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    out = jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return out, compile_s, statistics.median(times)
 
 
 def trained_problem(workdir: str, steps: int):
@@ -115,7 +100,7 @@ def run_problem(name, den, s, args, meths, mesh, writer, rows):
         ts = schedules.time_grid(s, n)
         for sname, solver in SOLVERS.items():
             seq = jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k))
-            (x_seq, info_seq), _, t_seq = timed(seq, (x_init, key), args.repeats)
+            (x_seq, info_seq), _, t_seq, _ = timed(seq, (x_init, key), args.repeats)
             for mname, m in meths.items():
                 if name == "trained" and mname == "picard_w64":
                     continue   # the trained model: one window size is enough (compile time)
@@ -124,7 +109,7 @@ def run_problem(name, den, s, args, meths, mesh, writer, rows):
                     targets.append((mesh.size, mesh))
                 for ndev, msh in targets:
                     par = jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k, parallel=m, mesh=msh))
-                    (x_par, info), c_s, t_par = timed(par, (x_init, key), args.repeats)
+                    (x_par, info), c_s, t_par, _ = timed(par, (x_init, key), args.repeats)
                     err = np.abs(np.asarray(x_par) - np.asarray(x_seq))
                     row = dict(problem=name, solver=sname, steps=n, method=mname, window=min(m.window or n, n), tol=m.tol,
                                devices=ndev, sweeps=int(info.num_iters), nfe=int(info.nfe),

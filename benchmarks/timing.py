@@ -1,0 +1,35 @@
+"""One timing routine for the benchmarks and the speed figures.
+
+Compile first (``lower(...).compile()``, timed apart), one warm-up call, then ``repeats`` timed
+calls, each ended by ``block_until_ready``; the median is reported.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, NamedTuple
+
+
+class Timing(NamedTuple):
+    out: Any                 # the output of the warm-up call
+    compile_seconds: float
+    seconds: float           # median over the timed calls
+    compiled: Any            # the executable (``compiled.memory_analysis()``)
+
+
+def timed(fn, args, repeats: int) -> Timing:
+    """Time the jitted ``fn`` on ``args``: compile apart, warm up, median of ``repeats`` calls."""
+    import jax
+
+    if repeats < 1:
+        raise ValueError(f"timed: repeats must be >= 1, got {repeats}")
+    start = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    out = jax.block_until_ready(compiled(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - start)
+    return Timing(out, compile_s, statistics.median(times), compiled)
