@@ -8,7 +8,7 @@ Every run starts from ``experiments/configs/toy2d_wgan_gp.py`` with ``gan.kind``
 n_critic / particle matching) overridden: GAN is the non-saturating GAN (1 critic step), WGAN-GP and
 the ReFlow critic take 5 critic steps, MonoFlow (h = logit) takes 5 generator steps per
 discriminator step on the loss -E h(d(G(z))), "MonoFlow particles" regresses the generator 5 times
-onto particles moved by 0.2 grad h(d(x)) (the toy2d_monoflow config), "capped" with each particle's
+onto particles moved by 0.2 grad h(d(x)) (the toy2d_monoflow config), "(capped)" with each particle's
 move clipped to length 0.05 (about 3 std of a 25-Gaussians mode); the runs live in ``WORKDIR/<method>_<dataset>`` (a
 re-run resumes them). Writes ``mode_coverage.png`` (samples of each run, titled with its
 statistics) and ``mode_coverage.csv`` (method, dataset, steps, modes covered of K, high-quality
@@ -43,7 +43,7 @@ METHODS = {
     "MonoFlow": {"gan.kind": "monoflow", "gan.n_critic": 1, "gan.n_gen": 5, "gan.h": "logit"},
     "MonoFlow particles": {"gan.kind": "monoflow", "gan.n_critic": 1, "gan.n_gen": 5, "gan.h": "logit",
                            "gan.particle_step_size": 0.2},
-    "MonoFlow particles, capped": {"gan.kind": "monoflow", "gan.n_critic": 1, "gan.n_gen": 5, "gan.h": "logit",
+    "MonoFlow particles (capped)": {"gan.kind": "monoflow", "gan.n_critic": 1, "gan.n_gen": 5, "gan.h": "logit",
                                    "gan.particle_step_size": 0.2, "gan.particle_max_step": 0.05},
 }
 DATASETS = ("8gaussians", "25gaussians")
