@@ -44,7 +44,7 @@ METHODS = {
     "MonoFlow particles": {"gan.kind": "monoflow", "gan.n_critic": 1, "gan.n_gen": 5, "gan.h": "logit",
                            "gan.particle_step_size": 0.2},
     "MonoFlow particles (capped)": {"gan.kind": "monoflow", "gan.n_critic": 1, "gan.n_gen": 5, "gan.h": "logit",
-                                   "gan.particle_step_size": 0.2, "gan.particle_max_step": 0.05},
+                                    "gan.particle_step_size": 0.2, "gan.particle_max_step": 0.05},
 }
 DATASETS = ("8gaussians", "25gaussians")
 
