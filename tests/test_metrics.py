@@ -1,4 +1,4 @@
-"""Tests for genjax/metrics.py: null behaviour, closed forms for Gaussians, monotonicity."""
+"""Tests for genjax/metrics/sample.py: null behaviour, closed forms for Gaussians, monotonicity."""
 import math
 
 import jax
