@@ -31,11 +31,11 @@ import time
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import tasks
 from experiments.tasks import _outputs, inputs
+from experiments.tasks._sample_metrics import log_eval, sample_metrics
 from genjax.train import distributed, sharding
 from genjax.train.state import TrainState
 
@@ -175,22 +175,6 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt) -> TrainState:
     return state
 
 
-def sample_metrics(x, ref, names, key) -> dict:
-    """Sample metrics of model samples x against data ref (flattened): mmd2, energy_distance, sliced_wasserstein."""
-    from genjax import metrics as gm
-
-    table = {"mmd2": lambda a, b: gm.mmd2(a, b), "energy_distance": gm.energy_distance,
-             "sliced_wasserstein": lambda a, b: gm.sliced_wasserstein(a, b, key)}
-    a = jnp.asarray(np.asarray(x, np.float32).reshape(len(x), -1))
-    b = jnp.asarray(np.asarray(ref, np.float32).reshape(len(ref), -1))
-    out = {}
-    for name in names:
-        if name not in table:
-            raise ValueError(f"unknown sample metric {name!r} (config.eval.sample_metrics); choose from {sorted(table)}")
-        out[name] = float(table[name](a, b))
-    return out
-
-
 def sample_or_eval(config, workdir, state, task, data, mesh, keys, mode) -> dict:
     """sample: samples_<step>.npz + figure; eval: eval_<step>.json with sample and model metrics."""
     step = int(jax.device_get(state.step))
@@ -202,13 +186,15 @@ def sample_or_eval(config, workdir, state, task, data, mesh, keys, mode) -> dict
         return {"step": step, "num_samples": n}
     ref = data.reference(n, keys["eval"])
     out = {"step": step, "num_samples": n}
-    out.update(sample_metrics(x, ref, config.eval.sample_metrics, jax.random.fold_in(keys["eval"], 1)))
+    out.update(sample_metrics(x, ref, config.eval.sample_metrics, jax.random.fold_in(keys["eval"], 1),
+                              config=config, mesh=mesh))
     if task.evaluate is not None:
         batch = {"x": ref[: int(config.eval.model_batch)]}
         res = jax.device_get(task.evaluate(state.ema_params, batch, jax.random.fold_in(keys["eval"], 2)))
         out.update({k: float(np.mean(v)) for k, v in res.items()})
     if distributed.is_primary():
         _outputs.write_json(out, os.path.join(workdir, f"eval_{step:08d}.json"))
+        log_eval(workdir, step, out)
     return out
 
 

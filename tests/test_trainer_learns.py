@@ -53,6 +53,8 @@ def test_trained_samples_are_far_closer_to_the_data(trained):
 def test_logs_figures_and_sample_mode(trained):
     c, wd, res = trained
     rows = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval/mmd2" in r for r in rows)  # --mode eval appends its results as eval/<name>
+    rows = [r for r in rows if "loss" in r]     # the training rows
     assert rows[-1]["step"] == 600 and rows[-1]["steps_per_sec"] > 0
     assert np.mean([r["loss"] for r in rows[-5:]]) < np.mean([r["loss"] for r in rows[:2]])
     assert list((wd / "tensorboard").glob("events.out.tfevents.*"))
