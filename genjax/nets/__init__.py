@@ -12,10 +12,14 @@ classifier-free guidance, selected by ``label=None`` or ``NULL_LABEL`` (-1).
 from genjax.nets.embeddings import NULL_LABEL, LabelEmbedding, TimeEmbedding, fourier, sinusoidal
 from genjax.nets.mlp import MLP
 from genjax.nets.precond import (PREDICTS, apply_fn, denoise, denoiser_from, edm_coefficients, edm_weight,
-                                 init_params, velocity_from)
+                                 init_params, model_from, velocity_from)
+from genjax.nets.dhariwal_unet import DhariwalUNet
+from genjax.nets.edm_adapter import DhariwalUNetAdapter, SongUNetAdapter
+from genjax.nets.song_unet import SongUNet
+from genjax.nets.torch_import import from_torch_state_dict, load_arrays
 from genjax.nets.unet import UNet
 
-BY_NAME = {"mlp": MLP, "unet": UNet}
+BY_NAME = {"mlp": MLP, "unet": UNet, "song_unet": SongUNetAdapter, "dhariwal_unet": DhariwalUNetAdapter}
 
 
 def get(name: str, **kwargs):
@@ -27,4 +31,4 @@ def get(name: str, **kwargs):
 
 __all__ = ["BY_NAME", "LabelEmbedding", "MLP", "NULL_LABEL", "PREDICTS", "TimeEmbedding", "UNet", "apply_fn",
            "denoise", "denoiser_from", "edm_coefficients", "edm_weight", "fourier", "get", "init_params",
-           "sinusoidal", "velocity_from"]
+           "model_from", "sinusoidal", "velocity_from"]
