@@ -1,23 +1,27 @@
-"""Prediction types: conversions among eps, x0, v, score and velocity, and EDM preconditioning.
+"""What a network predicts, as a strategy: the field each sampler needs with at most one conversion.
 
-A network may predict any of five quantities about ``x_t = alpha(t) x_0 + sigma(t) eps``; the
-canonical one is the denoiser ``D(x, t) ~ E[x_0 | x_t]`` (DESIGN.md section 1). With
-``a = alpha(t)``, ``s = sigma(t)``, ``a' = da/dt``, ``s' = ds/dt`` and ``n = sqrt(a^2 + s^2)``:
+A network may predict any of six quantities about ``x_t = alpha(t) x_0 + sigma(t) eps``; the
+canonical one is the denoiser ``D(x, t) ~ E[x_0 | x_t]`` (DESIGN.md section 1). With the schedule
+coefficients of a ``Node`` (``a = alpha``, ``s = sigma``, ``n = sqrt(a^2 + s^2)``,
+``p = s'/s``, ``q = a' - p a = a dlambda/dt``):
 
     kind        output from the denoiser D                       denoiser from the output
     "x0"        D                                                D
     "eps"       (x - a D) / s                                    (x - s eps) / a
     "score"     (a D - x) / s^2                                  (x + s^2 score) / a
     "v"         (a eps - s D) / n                                a x / n^2 - s v / n
-    "velocity"  a' D + s'/s (x - a D)                            (u - (s'/s) x) / (a dlambda/dt)
+    "velocity"  p x + q D          (the probability-flow field)  (u - p x) / q
+    "edm"       F with D = c_skip x + c_out F(c_in x, c_noise)   (``edm_coefficients``)
 
-"v" is the v-prediction of Salimans & Ho 2022 written for the state normalised to unit
-signal-plus-noise scale, ``x / n = (a/n) x_0 + (s/n) eps``; it reduces to ``a eps - s x_0`` on VP
-schedules (n = 1). "velocity" is the marginal velocity E[dx_t/dt | x_t] of the path, which equals
-the probability-flow ODE field f x - g^2/2 * score; its inverse divides by
-``a' - a s'/s = a dlambda/dt``, nonzero because log-SNR is strictly decreasing.
+"velocity" is the marginal velocity E[dx_t/dt | x_t] = f x - g^2/2 score, the one formula of the
+probability-flow ODE used by every sampler, the likelihood and the SDE module (``pf_velocity``).
+q uses a' from ``s.alpha`` itself, so it is finite where alpha = 0 (rectified flow at t = 1).
 
-``t`` is a scalar or a [B] array; it broadcasts over the trailing axes of ``x`` ([B, ...]).
+``parameterization(predicts)`` is made once per kind (memoised); a ``Model(net, param, s)`` pairs
+a raw network ``net(x, t_in) -> out`` with it and is itself callable as ``D(x, t)``. Samplers
+tabulate ``coefficients`` over the grid once and call ``denoise(model, node, x)`` (exponential
+integrators) or ``velocity(model, node, x)`` (Euler / Heun / RK4): a velocity network is called
+and returned as is, with no round trip through D. A plain callable is taken as a denoiser.
 
 References: Salimans & Ho 2022, "Progressive Distillation for Fast Sampling of Diffusion Models"
 (v-prediction); Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
@@ -25,155 +29,237 @@ Models" (Table 1, preconditioning); Lipman et al. 2023, "Flow Matching for Gener
 """
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import jax
 import jax.numpy as jnp
 
+from genjax._memo import memoized
+from genjax.preconditioning import edm_coefficients, edm_coefficients_at, edm_loss_weight, edm_precond, edm_weight
 from genjax.schedules import Schedule
 
 Array = jax.Array
 
 KINDS = ("eps", "x0", "v", "score", "velocity")
+PREDICTS = KINDS + ("edm",)
+
+__all__ = ["KINDS", "PREDICTS", "Model", "Node", "Parameterization", "broadcast_time", "check_predicts",
+           "coefficients", "convert", "denoise", "denoiser_from_prediction", "edm_coefficients",
+           "edm_loss_weight", "edm_precond", "edm_weight", "from_denoiser", "parameterization", "pf_velocity",
+           "to_denoiser", "velocity"]
 
 
-def _check_kind(kind) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown prediction kind {kind!r}; choose one of {KINDS}")
+def check_predicts(predicts, allowed=PREDICTS, name: str = "predicts") -> None:
+    """ValueError naming ``name`` unless ``predicts`` is one of ``allowed``."""
+    if predicts not in allowed:
+        raise ValueError(f"{name}: unknown prediction kind {predicts!r}; choose one of {allowed}")
 
 
 def broadcast_time(t: Array, x: Array) -> Array:
     """t: [] or [B] -> broadcastable against x: [B, ...] (trailing singleton axes added)."""
-    t = jnp.asarray(t, jnp.result_type(float))
-    if t.ndim == 0:
-        return t
-    return t.reshape(t.shape + (1,) * (x.ndim - t.ndim))
+    t = jnp.asarray(t)
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        t = t.astype(jnp.result_type(float))
+    return t if t.ndim == 0 else t.reshape(t.shape + (1,) * (x.ndim - t.ndim))
 
 
-def _coeffs(s: Schedule, t: Array):
-    """(alpha, sigma, d log alpha / dt, d log sigma / dt) at t, elementwise."""
-    a, sg = s.alpha(t), s.sigma(t)
+class Node(NamedTuple):
+    """Schedule coefficients at times t (every field has the shape and float dtype of t).
+
+    t, alpha, sigma, log_snr (lambda = log alpha/sigma), dalpha (alpha'), dlog_alpha
+    (f = alpha'/alpha), dlog_sigma (p = sigma'/sigma). At a clean end sigma(t) = 0 (EDM /
+    rectified t = 0) dlog_sigma = +inf: samplers never evaluate a field there.
+    """
+
+    t: Array
+    alpha: Array
+    sigma: Array
+    log_snr: Array
+    dalpha: Array
+    dlog_alpha: Array
+    dlog_sigma: Array
+
+
+def coefficients(s: Schedule, t) -> Node:
+    """All coefficients at t (any shape, dtype kept; integers become the default float), by
+    forward-mode autodiff of the schedule. alpha' comes from ``s.alpha`` (finite where alpha = 0).
+    """
+    t = jnp.asarray(t)
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        t = t.astype(jnp.result_type(float))
     ones = jnp.ones_like(t)
-    dla = jax.jvp(s.log_alpha, (t,), (ones,))[1]
-    dls = jax.jvp(s.log_sigma, (t,), (ones,))[1]
-    return a, sg, dla, dls
+    alpha, dalpha = jax.jvp(s.alpha, (t,), (ones,))
+    la, dla = jax.jvp(s.log_alpha, (t,), (ones,))
+    ls, dls = jax.jvp(s.log_sigma, (t,), (ones,))
+    return Node(t=t, alpha=alpha, sigma=jnp.exp(ls), log_snr=la - ls, dalpha=dalpha, dlog_alpha=dla,
+                dlog_sigma=dls)
+
+
+def _b(c: Array, x: Array) -> Array:
+    """A scalar or per-sample [B] coefficient broadcast against x: [B, ...]."""
+    return c if jnp.ndim(c) == 0 else c.reshape(jnp.shape(c) + (1,) * (x.ndim - jnp.ndim(c)))
+
+
+def pf_velocity(node: Node, x: Array, d: Array) -> Array:
+    """The probability-flow velocity from a denoiser output: p x + q D, p = s'/s, q = a' - p a.
+
+    Equals f x - g^2/2 score = alpha' D + (sigma'/sigma)(x - alpha D).
+
+    References: Song et al. 2021 (eq. 13); Karras et al. 2022 (eq. 4).
+    """
+    p = _b(node.dlog_sigma, x)
+    return p * x + (_b(node.dalpha, x) - p * _b(node.alpha, x)) * d
+
+
+def _from_velocity(u, x, n):
+    p = _b(n.dlog_sigma, x)
+    return (u - p * x) / (_b(n.dalpha, x) - p * _b(n.alpha, x))
+
+
+_TO_D = {
+    "x0": lambda o, x, n: o,
+    "eps": lambda o, x, n: (x - _b(n.sigma, x) * o) / _b(n.alpha, x),
+    "score": lambda o, x, n: (x + jnp.square(_b(n.sigma, x)) * o) / _b(n.alpha, x),
+    "v": lambda o, x, n: (lambda a, sg: a * x / (a * a + sg * sg) - sg * o * jax.lax.rsqrt(a * a + sg * sg))(
+        _b(n.alpha, x), _b(n.sigma, x)),
+    "velocity": _from_velocity,
+}
+
+
+def _eps_of(d, x, n):
+    return (x - _b(n.alpha, x) * d) / _b(n.sigma, x)
+
+
+_FROM_D = {
+    "x0": lambda d, x, n: d,
+    "eps": _eps_of,
+    "score": lambda d, x, n: (_b(n.alpha, x) * d - x) / jnp.square(_b(n.sigma, x)),
+    "v": lambda d, x, n: (lambda a, sg: (a * _eps_of(d, x, n) - sg * d) * jax.lax.rsqrt(a * a + sg * sg))(
+        _b(n.alpha, x), _b(n.sigma, x)),
+    "velocity": lambda d, x, n: pf_velocity(n, x, d),
+}
+
+
+class Parameterization(NamedTuple):
+    """What a network outputs, as three pure functions of (network output, x, node).
+
+    Attributes:
+      kind: one of ``PREDICTS``.
+      inputs: ``inputs(x, node) -> (x_in, t_in)``, the network's arguments ((x, t), or EDM's
+        (c_in x, c_noise)).
+      to_denoiser: ``to_denoiser(out, x, node) -> D``.
+      to_velocity: ``to_velocity(out, x, node) -> p x + q D`` (the output itself for "velocity").
+    """
+
+    kind: str
+    inputs: Callable
+    to_denoiser: Callable
+    to_velocity: Callable
+
+
+@memoized
+def parameterization(predicts: str, sigma_data: float = 0.5) -> Parameterization:
+    """The strategy of a network that predicts ``predicts`` (one of ``PREDICTS``); memoised.
+
+    Args:
+      predicts: "eps", "x0", "v", "score", "velocity" or "edm".
+      sigma_data: the data std of EDM preconditioning (used by "edm" only).
+
+    References: Salimans & Ho 2022; Karras et al. 2022 (Table 1); Lipman et al. 2023.
+    """
+    check_predicts(predicts)
+    if predicts == "edm":
+        if not float(sigma_data) > 0:
+            raise ValueError(f"sigma_data must be > 0, got {sigma_data}")
+
+        def edm_inputs(x, n):
+            _, _, c_in, c_noise = edm_coefficients_at(n.alpha, n.sigma, n.log_snr, sigma_data)
+            return _b(c_in, x) * x, c_noise
+
+        def edm_d(o, x, n):
+            c_skip, c_out, _, _ = edm_coefficients_at(n.alpha, n.sigma, n.log_snr, sigma_data)
+            return _b(c_skip, x) * x + _b(c_out, x) * o
+
+        return Parameterization("edm", edm_inputs, edm_d, lambda o, x, n: pf_velocity(n, x, edm_d(o, x, n)))
+    to_d = _TO_D[predicts]
+    to_v = (lambda o, x, n: o) if predicts == "velocity" else (lambda o, x, n: pf_velocity(n, x, to_d(o, x, n)))
+    return Parameterization(predicts, lambda x, n: (x, n.t), to_d, to_v)
+
+
+@jax.tree_util.register_pytree_node_class
+class Model:
+    """A raw network ``net(x, t_in) -> out`` with its ``Parameterization`` and schedule.
+
+    Callable as the denoiser ``D(x, t)`` (x [B, ...], t [] or [B]); a pytree whose leaves are the
+    leaves of ``net`` (e.g. the params of a ``jax.tree_util.Partial``), so samplers trace them.
+    """
+
+    def __init__(self, net: Callable, param: Parameterization, s: Schedule):
+        self.net, self.param, self.schedule = net, param, s
+
+    def __call__(self, x, t):
+        return denoise(self, coefficients(self.schedule, t), x)
+
+    def tree_flatten(self):
+        return (self.net,), (self.param, self.schedule)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(children[0], *aux)
+
+
+def _raw(model: Model, node: Node, x):
+    return model.net(*model.param.inputs(x, node))
+
+
+def denoise(model: Callable, node: Node, x: Array) -> Array:
+    """D(x, node.t): one network call and at most one conversion (a plain callable is D itself)."""
+    if isinstance(model, Model):
+        return model.param.to_denoiser(_raw(model, node, x), x, node)
+    return model(x, node.t)
+
+
+def velocity(model: Callable, node: Node, x: Array) -> Array:
+    """The probability-flow velocity at node.t: a velocity network's output as is, else p x + q D."""
+    if isinstance(model, Model):
+        return model.param.to_velocity(_raw(model, node, x), x, node)
+    return pf_velocity(node, x, model(x, node.t))
 
 
 def to_denoiser(kind: str, s: Schedule, out: Array, x: Array, t: Array) -> Array:
-    """The denoiser D = E[x_0 | x_t] from a network output of the given kind.
+    """The denoiser D = E[x_0 | x_t] from a network output of the given kind (one of ``KINDS``).
 
     Args:
-      kind: one of ``KINDS``: "eps", "x0", "v", "score", "velocity".
+      kind: "eps", "x0", "v", "score" or "velocity".
       s: the schedule.
       out: the prediction, [B, ...] (same shape as x).
       x: the noisy state x_t, [B, ...].
       t: time, [] or [B].
 
-    Returns:
-      D: [B, ...]; formulas in the module docstring.
-
     References: Salimans & Ho 2022; Karras et al. 2022; Lipman et al. 2023.
     """
-    _check_kind(kind)
-    if kind == "x0":
-        return out
-    a, sg, dla, dls = _coeffs(s, broadcast_time(t, x))
-    if kind == "eps":
-        return (x - sg * out) / a
-    if kind == "score":
-        return (x + jnp.square(sg) * out) / a
-    if kind == "v":
-        n2 = jnp.square(a) + jnp.square(sg)
-        return a * x / n2 - sg * out / jnp.sqrt(n2)
-    # velocity: u = a' D + s'/s (x - a D) = a (dla - dls) D + dls x
-    return (out - dls * x) / (a * (dla - dls))
+    check_predicts(kind, KINDS, "kind")
+    return _TO_D[kind](out, x, coefficients(s, t))
 
 
 def from_denoiser(kind: str, s: Schedule, d: Array, x: Array, t: Array) -> Array:
     """The prediction of the given kind implied by the denoiser output ``d`` at (x, t).
 
-    Args:
-      kind: one of ``KINDS``.
-      s: the schedule.
-      d: denoiser output E[x_0 | x_t], [B, ...].
-      x: the noisy state x_t, [B, ...].
-      t: time, [] or [B].
-
-    Returns:
-      The prediction, [B, ...]; formulas in the module docstring.
-
     References: Salimans & Ho 2022; Karras et al. 2022; Lipman et al. 2023.
     """
-    _check_kind(kind)
-    if kind == "x0":
-        return d
-    a, sg, dla, dls = _coeffs(s, broadcast_time(t, x))
-    if kind == "eps":
-        return (x - a * d) / sg
-    if kind == "score":
-        return (a * d - x) / jnp.square(sg)
-    if kind == "v":
-        eps = (x - a * d) / sg
-        return (a * eps - sg * d) / jnp.sqrt(jnp.square(a) + jnp.square(sg))
-    return a * (dla - dls) * d + dls * x
+    check_predicts(kind, KINDS, "kind")
+    return _FROM_D[kind](d, x, coefficients(s, t))
 
 
 def convert(from_kind: str, to_kind: str, s: Schedule, out: Array, x: Array, t: Array) -> Array:
     """Any-to-any conversion through the denoiser: ``from_denoiser(to, to_denoiser(from, out))``."""
-    _check_kind(from_kind)
-    _check_kind(to_kind)
+    check_predicts(from_kind, KINDS, "from_kind")
+    check_predicts(to_kind, KINDS, "to_kind")
     if from_kind == to_kind:
         return out
     return from_denoiser(to_kind, s, to_denoiser(from_kind, s, out, x, t), x, t)
 
 
-def denoiser_from_prediction(predict, kind: str, s: Schedule):
-    """Wrap ``predict(x, t) -> out`` of the given kind as a ``denoiser(x, t) -> E[x_0 | x_t]``."""
-    _check_kind(kind)
-
-    def denoiser(x, t):
-        return to_denoiser(kind, s, predict(x, t), x, t)
-
-    return denoiser
-
-
-def edm_precond(sigma: Array, sigma_data: float = 0.5):
-    """EDM preconditioning coefficients: D(x; sigma) = c_skip x + c_out F(c_in x, c_noise).
-
-        c_skip = sd^2 / (sigma^2 + sd^2),    c_out = sigma sd / sqrt(sigma^2 + sd^2),
-        c_in   = 1 / sqrt(sigma^2 + sd^2),   c_noise = log(sigma) / 4.
-
-    ``sigma`` is the noise level of the alpha = 1 state; for a schedule with alpha != 1 use
-    sigma / alpha on the state x / alpha. Broadcast ``sigma`` ([] or [B]) yourself against x.
-
-    Args:
-      sigma: noise level(s), any shape.
-      sigma_data: std of the data.
-
-    Returns:
-      (c_skip, c_out, c_in, c_noise), each shaped like sigma.
-
-    References: Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
-    Models", Table 1 and Appendix B.6.
-    """
-    if not isinstance(sigma_data, jax.core.Tracer) and float(sigma_data) <= 0:
-        raise ValueError(f"edm_precond: sigma_data must be > 0, got {sigma_data}")
-    sigma = jnp.asarray(sigma, jnp.result_type(float))
-    sd2 = jnp.square(sigma_data)
-    tot = jnp.square(sigma) + sd2
-    c_skip = sd2 / tot
-    c_out = sigma * sigma_data * jax.lax.rsqrt(tot)
-    c_in = jax.lax.rsqrt(tot)
-    c_noise = 0.25 * jnp.log(sigma)
-    return c_skip, c_out, c_in, c_noise
-
-
-def edm_loss_weight(sigma: Array, sigma_data: float = 0.5) -> Array:
-    """EDM loss weight lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2 = 1 / c_out^2.
-
-    With it the loss on D equals the unit-weighted loss on the network output F's target.
-
-    References: Karras et al. 2022, Table 1.
-    """
-    if not isinstance(sigma_data, jax.core.Tracer) and float(sigma_data) <= 0:
-        raise ValueError(f"edm_loss_weight: sigma_data must be > 0, got {sigma_data}")
-    sigma = jnp.asarray(sigma, jnp.result_type(float))
-    return (jnp.square(sigma) + sigma_data**2) / jnp.square(sigma * sigma_data)
+def denoiser_from_prediction(predict: Callable, kind: str, s: Schedule) -> Model:
+    """``predict(x, t) -> out`` of the given kind as a ``Model``, callable as ``D(x, t)``."""
+    return Model(predict, parameterization(kind), s)

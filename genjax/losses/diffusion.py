@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax.losses import strategies as wt
-from genjax.nets.precond import edm_coefficients
+from genjax.preconditioning import edm_coefficients
 from genjax.schedules import Schedule
 
 Array = jax.Array

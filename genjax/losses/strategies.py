@@ -44,7 +44,7 @@ import jax.numpy as jnp
 
 from genjax import schedules
 from genjax.nets.embeddings import NULL_LABEL
-from genjax.nets.precond import edm_coefficients
+from genjax.preconditioning import edm_coefficients
 from genjax.schedules import Schedule
 
 Array = jax.Array
