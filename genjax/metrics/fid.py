@@ -87,10 +87,17 @@ def _check_images(images) -> None:
         raise ValueError(f"fid.features: images must be uint8 in [0, 255], got dtype {dtype}")
 
 
-@jax.jit
-def _pool3(net_vars, images):
-    x = images.astype(jnp.float32) / 255.0
-    return InceptionV3().apply(net_vars, x)
+def network_variables(variables: Mapping) -> dict:
+    """The flax variables of ``InceptionV3`` ({"params", "batch_stats"}) out of ``load_variables``'s dict."""
+    return {"params": variables["params"], "batch_stats": variables["batch_stats"]}
+
+
+def pool3(net_vars, images):
+    """Pure, jit-able: uint8 [B, H, W, 3] -> [B, 2048] with ``net_vars = network_variables(variables)``."""
+    return InceptionV3().apply(net_vars, images.astype(jnp.float32) / 255.0)
+
+
+_pool3 = jax.jit(pool3)
 
 
 def features(variables: Mapping, images) -> jax.Array:
@@ -100,7 +107,7 @@ def features(variables: Mapping, images) -> jax.Array:
     antialiasing) and mapped to [-1, 1] inside the network, as pytorch-fid does.
     """
     _check_images(images)
-    return _pool3({"params": variables["params"], "batch_stats": variables["batch_stats"]}, jnp.asarray(images))
+    return _pool3(network_variables(variables), jnp.asarray(images))
 
 
 def statistics(feats) -> tuple[np.ndarray, np.ndarray]:
