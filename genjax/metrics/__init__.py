@@ -8,7 +8,8 @@
 - ``digits``: a small classifier of the bundled 8x8 digits and ``digits_fd``, a Frechet distance on its
   features, for CPU-scale runs.
 
-Submodules that build networks are imported on first use (``from genjax.metrics import fid``).
+Submodules that build networks are imported on first use (``from genjax.metrics import fid``);
+``metrics.digits_fd`` and ``metrics.digits_score`` load the digits classifier when first called.
 """
 from genjax.metrics.sample import (  # noqa: F401
     DEFAULT_SCALES,
@@ -22,3 +23,17 @@ from genjax.metrics.sample import (  # noqa: F401
     sliced_wasserstein,
     wasserstein2_1d,
 )
+
+
+def digits_fd(x, ref=None) -> float:
+    """``genjax.metrics.digits.digits_fd``: Frechet distance of digits samples under the digits classifier."""
+    from genjax.metrics import digits
+
+    return digits.digits_fd(x, ref)
+
+
+def digits_score(x, num_splits: int = 1) -> float:
+    """``genjax.metrics.digits.digits_score``: the classifier score of digits samples (1 to 10)."""
+    from genjax.metrics import digits
+
+    return digits.digits_score(x, num_splits)
