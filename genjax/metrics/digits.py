@@ -126,9 +126,10 @@ def reference_statistics(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 def digits_fd(x, ref=None) -> float:
     """Frechet distance between classifier features of samples x [n, 8, 8, 1] (model space) and ``ref``.
 
-    ``ref``: model-space digits [m, 8, 8, 1], or None for the training split's statistics.
+    ``ref``: model-space digits [m, 8, 8, 1], or None for the training split's statistics. Samples are
+    clipped to the data range [-1, 1] first (as FID's conversion to uint8 clips images).
     """
-    x = _check(x)
+    x = np.clip(_check(x), -1.0, 1.0)
     if len(x) < 2:
         raise ValueError(f"digits_fd: need at least 2 samples, got {len(x)}")
     mu, sigma = fid.statistics(features_and_logits(x)[0])
@@ -137,5 +138,5 @@ def digits_fd(x, ref=None) -> float:
 
 
 def digits_score(x, num_splits: int = 1) -> float:
-    """Classifier score (the Inception Score with the digits classifier): between 1 and 10."""
-    return inception_score.inception_score(features_and_logits(x)[1], num_splits)[0]
+    """Classifier score (the Inception Score with the digits classifier) of samples clipped to [-1, 1]: 1 to 10."""
+    return inception_score.inception_score(features_and_logits(np.clip(_check(x), -1.0, 1.0))[1], num_splits)[0]
