@@ -58,10 +58,13 @@ def get_config(arg=None):
     c.sampling.num_steps = 1000
     c.sampling.denoise_final = True
     c.sampling.num_samples = 64
-    c.eval.num_samples = 1000
+    c.eval.num_samples = 50_000          # FID of 50k samples against the training set, as the papers report
     c.eval.bits_per_dim = True
     c.eval.model_batch = 128
-    c.eval.sample_metrics = ()
+    c.eval.sample_metrics = ("fid", "kid")
+    c.eval.fid_reference = ""            # data statistics .npz (EDM / pytorch-fid format; written at the first eval)
+    c.eval.inception_weights = ""        # "" -> $GENJAX_INCEPTION or ~/.cache/genjax/pt_inception-2015-12-05.npz
+    c.eval.metrics_batch = 500           # Inception batch (global, over all devices)
     if arg == "runlocal":
         _runlocal_unet(c)
     return c

@@ -63,8 +63,11 @@ def get_config(arg=None):
     c.sampling.rho = 7.0
     c.sampling.to_zero = True
     c.sampling.num_samples = 64
-    c.eval.num_samples = 1000
-    c.eval.sample_metrics = ()
+    c.eval.num_samples = 50_000          # FID of 50k samples against the training set, as the papers report
+    c.eval.sample_metrics = ("fid", "kid")
+    c.eval.fid_reference = ""            # data statistics .npz (EDM / pytorch-fid format; written at the first eval)
+    c.eval.inception_weights = ""        # "" -> $GENJAX_INCEPTION or ~/.cache/genjax/pt_inception-2015-12-05.npz
+    c.eval.metrics_batch = 500           # Inception batch (global, over all devices)
     if arg == "runlocal":
         cifar10_ddpmpp._runlocal_unet(c)
         c.ema.half_life_images = 64 * 10.0

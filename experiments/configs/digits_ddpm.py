@@ -41,6 +41,7 @@ def get_config(arg=None):
     c.sampling.denoise_final = True
     c.sampling.num_samples = 256
     c.eval.num_samples = 512
+    c.eval.sample_metrics = ("digits_fd", "digits_score") + common.SAMPLE_METRICS
     c.eval.bits_per_dim = True
     c.eval.model_batch = 128
     if arg == "runlocal":

@@ -47,6 +47,7 @@ def get_config(arg=None):
     c.sampling.to_zero = True
     c.sampling.num_samples = 256
     c.eval.num_samples = 512
+    c.eval.sample_metrics = ("digits_fd", "digits_score") + common.SAMPLE_METRICS
     if arg == "runlocal":
         common.runlocal(c)
         c.model.net_kwargs.ch = 16
