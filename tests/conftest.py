@@ -1,16 +1,39 @@
-"""Shared test set-up: CPU with 8 host devices, persistent compile cache, a `key` fixture."""
+"""Shared test set-up: CPU with 8 host devices, a persistent compile cache, a `key` fixture.
+
+The compile cache lives outside the checkout (``$GENJAX_COMPILE_CACHE``, else
+``$XDG_CACHE_HOME/genjax/jax-compile``, else ``~/.cache/genjax/jax-compile``), so a fresh clone on the
+same machine (CI, a second worktree) reuses what an earlier run compiled. JAX keys each entry by the
+HLO, the compile options, the devices and the jax/jaxlib versions, so a stale entry is never used: a
+changed function simply misses. The location is exported as ``JAX_COMPILATION_CACHE_DIR`` so that
+subprocess trainers and notebook kernels started by the tests share it.
+"""
 import os
 import pathlib
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+
+def compile_cache_dir() -> str:
+    """Where the tests' persistent XLA compile cache lives (see the module docstring)."""
+    if os.environ.get("GENJAX_COMPILE_CACHE"):
+        return os.environ["GENJAX_COMPILE_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "genjax", "jax-compile")
+
+
+CACHE_DIR = compile_cache_dir()
+MIN_COMPILE_SECS = "0.2"   # cache anything that took longer to compile than a cache read costs
+os.environ["JAX_COMPILATION_CACHE_DIR"] = CACHE_DIR
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = MIN_COMPILE_SECS
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
 import jax  # noqa: E402
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
 jax.config.update("jax_num_cpu_devices", 8)
-jax.config.update("jax_compilation_cache_dir", str(_ROOT / ".cache" / "jax"))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_compilation_cache_dir", CACHE_DIR)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 import pytest  # noqa: E402

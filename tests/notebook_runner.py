@@ -10,14 +10,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def run_quick(name: str, monkeypatch):
     """Execute ``notebooks/<name>`` with GENJAX_NB_QUICK=1 on CPU: (executed notebook, stdout).
 
-    The kernel shares the test suite's persistent compile cache (``.cache/jax``).
+    The kernel shares the test suite's persistent compile cache (``JAX_COMPILATION_CACHE_DIR``, set by conftest).
     """
     monkeypatch.setenv("GENJAX_NB_QUICK", "1")
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache" / "jax"))
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
     path = ROOT / "notebooks" / name
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
