@@ -1,20 +1,33 @@
-"""DEER benchmark: parallel fixed-point solvers vs the sequential scan; prints ONE JSON object.
+"""DEER benchmark: genjax's fixed-point solvers vs lax.scan and the DEER reference code; ONE JSON.
 
-    python -m benchmarks.deer [--quick] [--methods newton,quasi_newton] [--ns 4,16]
-                              [--Ts 1000,10000] [--batches 1,8] [--repeats 5]
+    python -m benchmarks.deer [--quick] [--reference PATH] [--methods newton,quasi_newton]
+                              [--ns 4,16,64] [--Ts 1000,10000,100000] [--batches 1,16]
+                              [--tol 1e-4] [--rtol 1e-3] [--repeats 5] [--max-jacobian-mb 800]
 
-For every (method, n, T, batch) a random GRU (inputs of size 2) is evaluated by
-``jax.vmap(fixedpoint.solve)`` under ``jax.jit``. Reported per configuration:
+For every (n, T, batch) a random GRU (inputs of size 2, ``cells.gru``) is evaluated under
+``jax.jit`` by ``jax.vmap`` over the batch of ``fixedpoint.solve`` with each method, by
+``lax.scan`` (``sequential``), and, with ``--reference PATH`` (a checkout of
+machine-discovery/deer, fetched apart and never installed by this project), by the reference's
+``seq1d(gru.step, h0, xs, params, DEER())`` on the same cell, inputs, float32, in the same
+process. genjax runs with the reference's stopping rule (per entry |update| <= tol + rtol |h|,
+its defaults tol = 1e-4, rtol = 1e-3), so both compute the same Newton iterates and stop after
+the same sweep. Reported per row:
 
   seconds          median wall time of --repeats runs after compilation (block_until_ready)
   compile_seconds  ``jit(...).lower(...).compile()`` time, separate from the runs
-  iterations       max Newton / quasi-Newton sweeps over the batch (1 for sequential)
-  converged        all batch elements converged
-  peak_memory_mb   estimate from ``compiled.memory_analysis()``: arguments + outputs +
-                   temporaries - aliased (an upper bound of the compiled program's working set)
-  ratio_to_sequential  seconds / seconds(sequential) of the same (n, T, batch), same run
-                   (< 1: faster than lax.scan)
+  iterations       sweeps (max over the batch; 1 for sequential). The reference does not return
+                   its count: it is the smallest DEER(max_iter=k) whose answer equals the
+                   unlimited run bit for bit (one compiled program, k traced)
+  converged        all batch elements converged (genjax ``info.converged``; reference
+                   ``Result.success``)
+  peak_memory_mb   arguments + outputs + temporaries - aliased from ``memory_analysis()``
+  ratio_to_sequential  seconds / seconds(sequential), same run
+  ratio_to_reference   seconds / seconds(reference), same run (< 1: genjax is faster)
   max_abs_error    max |hs - hs_sequential|
+
+Configurations whose dense Jacobians (T * batch * n^2 float32) exceed --max-jacobian-mb are
+skipped (listed under "skipped"): Newton and the reference both hold them, several times over
+in the reference's associative scan.
 
 References: Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence
 Length" (ICLR), Fig. 2 and Table 1.
@@ -27,6 +40,7 @@ import os
 import platform
 import sys
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -40,39 +54,73 @@ METHODS = {
     "sequential": fixedpoint.sequential,
     "newton": fixedpoint.newton,
     "quasi_newton": lambda: fixedpoint.quasi_newton(cells.gru.diagonal),
+    "quasi_newton_exact": fixedpoint.quasi_newton,          # n JVPs per step, no closed form
     "quasi_elk": lambda: fixedpoint.damped(0.1, fixedpoint.quasi_newton(cells.gru.diagonal)),
     "jacobi": fixedpoint.jacobi,
 }
 
 
-def _memory_mb(compiled) -> float:
+def memory_mb(compiled) -> float:
+    """Working-set upper bound from XLA's buffer assignment (``compiled.memory_analysis()``)."""
     stats = compiled.memory_analysis()
     if stats is None:
         return float("nan")
-    # Upper bound of the working set from XLA's buffer assignment (the CPU runtime's
-    # peak_memory_in_bytes field was seen below temp_size_in_bytes, so it is not used).
     total = (stats.argument_size_in_bytes + stats.output_size_in_bytes
              + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
     return total / 2**20
 
 
-def bench(method_name, n, T, batch, repeats):
+def load_reference(path: str):
+    """``(seq1d, DEER)`` from a checkout of machine-discovery/deer, without installing it.
+
+    Its package ``__init__`` also imports the implicit-DAE solver, which needs optimistix (not a
+    dependency here and unused by ``seq1d``): a stub module stands in when it is missing.
+    """
+    if not os.path.isdir(os.path.join(path, "deer")):
+        raise SystemExit(f"--reference: {path} has no deer/ package (a checkout of machine-discovery/deer)")
+    try:
+        import optimistix  # noqa: F401
+    except ImportError:
+        sys.modules["optimistix"] = types.ModuleType("optimistix")
+    sys.path.insert(0, os.path.abspath(path))
+    from deer.fseq1d import DEER, seq1d
+    return seq1d, DEER
+
+
+def problem(n, T, batch):
     k_p, k_x = jax.random.split(jax.random.key(0))
     params = cells.gru.init(2, n, k_p)
     xs = jax.random.normal(k_x, (batch, T, 2))
-    h0 = jnp.zeros((batch, n))
+    return params, jnp.zeros((batch, n)), xs
+
+
+def bench_genjax(method_name, args, repeats, tol, rtol):
     method = METHODS[method_name]()
+    kw = {} if method_name == "sequential" else dict(tol=tol, rtol=rtol)
 
     def run(params, h0, xs):
-        return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method))(
-            h0, xs)
+        return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method, **kw))(h0, xs)
 
-    (hs, info), compile_s, seconds, compiled = timed(jax.jit(run), (params, h0, xs), repeats)
-    return hs, {"method": method_name, "n": n, "T": T, "batch": batch,
-                "seconds": seconds, "compile_seconds": compile_s,
-                "iterations": int(np.max(info.num_iters)),
-                "converged": bool(np.all(info.converged)),
-                "peak_memory_mb": _memory_mb(compiled)}
+    (hs, info), compile_s, seconds, compiled = timed(jax.jit(run), args, repeats)
+    return hs, {"method": method_name, "seconds": seconds, "compile_seconds": compile_s,
+                "iterations": int(np.max(info.num_iters)), "converged": bool(np.all(info.converged)),
+                "peak_memory_mb": memory_mb(compiled)}
+
+
+def bench_reference(reference, args, repeats):
+    seq1d, DEER = reference
+
+    def run(params, h0, xs, max_iter):
+        return jax.vmap(lambda h, x: seq1d(cells.gru.step, h, x, params, DEER(max_iter=max_iter)))(h0, xs)
+
+    unlimited = (*args, 10000)    # the reference's default max_iter
+    res, compile_s, seconds, compiled = timed(jax.jit(run), unlimited, repeats)
+    fn = jax.jit(run)
+    iterations = next((k for k in range(1, 101)
+                       if bool(jnp.array_equal(fn(*args, k).value, res.value))), -1)
+    return res.value, {"method": "deer_reference", "seconds": seconds, "compile_seconds": compile_s,
+                       "iterations": iterations, "converged": bool(np.all(res.success)),
+                       "peak_memory_mb": memory_mb(compiled)}
 
 
 def _ints(text):
@@ -81,39 +129,56 @@ def _ints(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="n=4, T in {100, 1000}, batch 2")
-    parser.add_argument("--methods", default="newton,quasi_newton,quasi_elk,jacobi")
-    parser.add_argument("--ns", default="4,16")
-    parser.add_argument("--Ts", default="1000,10000")
-    parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--quick", action="store_true", help="n in {4, 16}, T = 1000, batch 1")
+    parser.add_argument("--reference", default=None, help="path of a machine-discovery/deer checkout")
+    parser.add_argument("--methods", default="newton,quasi_newton")
+    parser.add_argument("--ns", default="4,16,64")
+    parser.add_argument("--Ts", default="1000,10000,100000")
+    parser.add_argument("--batches", default="1,16")
+    parser.add_argument("--tol", type=float, default=1e-4, help="absolute part of the stopping rule")
+    parser.add_argument("--rtol", type=float, default=1e-3, help="relative part of the stopping rule")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--max-jacobian-mb", type=float, default=800.0)
     args = parser.parse_args(argv)
     if args.quick:
-        args.ns, args.Ts, args.batches, args.repeats = "4", "100,1000", "2", 2
+        args.ns, args.Ts, args.batches, args.repeats = "4,16", "1000", "1", 3
     methods = [m for m in args.methods.split(",") if m and m != "sequential"]
     unknown = set(methods) - set(METHODS)
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {sorted(METHODS)}")
-    rows, start = [], time.time()
+    reference = load_reference(args.reference) if args.reference else None
+    rows, skipped, start = [], [], time.time()
     for n in _ints(args.ns):
         for T in _ints(args.Ts):
             for batch in _ints(args.batches):
-                ref, base = bench("sequential", n, T, batch, args.repeats)
-                base.update(ratio_to_sequential=1.0, max_abs_error=0.0)
-                rows.append(base)
+                config = {"n": n, "T": T, "batch": batch}
+                if T * batch * n * n * 4 / 2**20 > args.max_jacobian_mb:
+                    skipped.append(config)
+                    continue
+                inputs = problem(n, T, batch)
+                ref, base = bench_genjax("sequential", inputs, args.repeats, args.tol, args.rtol)
+                found = []
+                if reference is not None:
+                    found.append(bench_reference(reference, inputs, args.repeats))
                 for name in methods:
-                    hs, row = bench(name, n, T, batch, args.repeats)
-                    row["ratio_to_sequential"] = row["seconds"] / base["seconds"]
-                    row["max_abs_error"] = float(jnp.max(jnp.abs(hs - ref)))
+                    found.append(bench_genjax(name, inputs, args.repeats, args.tol, args.rtol))
+                ref_seconds = found[0][1]["seconds"] if reference is not None else None
+                for hs, row in [(ref, base)] + found:
+                    row.update(config, ratio_to_sequential=row["seconds"] / base["seconds"],
+                               max_abs_error=float(jnp.max(jnp.abs(hs - ref))))
+                    if ref_seconds is not None:
+                        row["ratio_to_reference"] = row["seconds"] / ref_seconds
                     rows.append(row)
-                    print(f"# {name:12s} n={n} T={T} B={batch}: {row['seconds'] * 1e3:.2f} ms, "
-                          f"x{row['ratio_to_sequential']:.2f} of sequential "
-                          f"[{time.time() - start:.0f}s]", file=sys.stderr, flush=True)
+                    print(f"# {row['method']:18s} n={n} T={T} B={batch}: {row['seconds'] * 1e3:9.2f} ms "
+                          f"({row['iterations']} sweeps, err {row['max_abs_error']:.1e}, compile "
+                          f"{row['compile_seconds']:.2f} s) [{time.time() - start:.0f}s]",
+                          file=sys.stderr, flush=True)
     print(json.dumps({
-        "benchmark": "deer", "settings": vars(args), "results": rows,
+        "benchmark": "deer", "settings": vars(args), "results": rows, "skipped": skipped,
         "machine": {"backend": jax.default_backend(), "device": str(jax.devices()[0]),
                     "cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+                    "python": platform.python_version(),
+                    "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None},
         "versions": {"jax": jax.__version__, "numpy": np.__version__},
         "seconds_total": time.time() - start,
     }, indent=1))

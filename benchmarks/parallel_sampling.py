@@ -4,9 +4,9 @@
                                            [--windows 8,64] [--devices 1,8] [--batch 16] [--repeats 5]
 
 The exact denoiser of the 8-Gaussian mixture (VP-linear schedule; a cheap "network"), B samples.
-For every (solver, steps, window, devices) the sampler runs as ``samplers.sample(...,
-parallel=fixedpoint.picard(window, tol))`` (window sharded over ``devices`` devices of a Mesh
-when devices > 1), and once with ``parallel=fixedpoint.newton()`` (whole grid, 1 device).
+For every (solver, steps, window, devices) the sampler runs as ``samplers.sample_parallel(...,
+method=fixedpoint.picard(), window=window, tol=tol)`` (window sharded over ``devices`` devices
+of a Mesh when devices > 1), and once with ``method=fixedpoint.newton()`` (whole grid, 1 device).
 Reported per configuration:
 
   sweeps, nfe, nfe_sequential   parallel sweeps and denoiser evaluations vs the sequential ones
@@ -80,11 +80,11 @@ def main(args):
             for name, window, ndev in configs:
                 if ndev > len(jax.devices()):
                     continue
-                method = (fixedpoint.picard(window=window, tol=args.tol) if name == "picard"
-                          else fixedpoint.newton()._replace(tol=args.tol))
+                method = fixedpoint.picard() if name == "picard" else fixedpoint.newton()
                 mesh = None if ndev == 1 else jax.make_mesh((ndev,), ("time",), devices=jax.devices()[:ndev])
                 (x_par, info), c_s, t_par, _ = timed(
-                    jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k, parallel=method, mesh=mesh)),
+                    jax.jit(lambda x, k: samplers.sample_parallel(den, s, solver, ts, x, k, method=method, window=window,
+                                                                  tol=args.tol, mesh=mesh)),
                     (x_init, key), args.repeats)
                 row = {"solver": sname, "steps": n, "method": name, "window": min(window, n), "devices": ndev,
                        "sweeps": int(info.num_iters), "nfe": int(info.nfe), "nfe_sequential": int(info_seq.nfe),

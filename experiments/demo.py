@@ -134,7 +134,8 @@ def parallel_sampling(key):
     seq, _ = samplers.sample(den, s, samplers.ddim(), ts, x_init)
     rows = []
     for window in (8, 32):
-        x, info = samplers.sample(den, s, samplers.ddim(), ts, x_init, parallel=fixedpoint.picard(window=window, tol=1e-3))
+        x, info = samplers.sample_parallel(den, s, samplers.ddim(), ts, x_init, method=fixedpoint.picard(),
+                                           window=window, tol=1e-3)
         rows.append({"section": "DDIM x100 as a fixed point", "method": f"picard window {window}",
                      "nfe": int(info.nfe), "metric": f"sweeps={int(info.num_iters)}, max|x-x_seq|",
                      "value": float(jnp.max(jnp.abs(x - seq)))})

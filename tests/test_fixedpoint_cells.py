@@ -48,3 +48,19 @@ def test_lstm_packs_h_and_c():
     h_new = jax.nn.sigmoid(gate["o"]) * jnp.tanh(c_new)
     np.testing.assert_allclose(np.asarray(out), np.asarray(jnp.concatenate([h_new, c_new])),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_jacobian_equals_jacfwd(name):
+    cell = CELLS[name]
+    with jax.enable_x64(True):
+        k_p, k_h, k_x = jax.random.split(jax.random.key(3), 3)
+        params = jax.tree.map(lambda a: a.astype(jnp.float64), cell.init(3, 5, key=k_p))
+        d = cell.state_size(5)
+        h = jax.random.normal(k_h, (d,), jnp.float64)
+        x = jax.random.normal(k_x, (3,), jnp.float64)
+        want = jax.jit(jax.jacfwd(cell.step))(h, x, params)
+        got = jax.jit(cell.jacobian)(h, x, params)
+        # Both exact in float64: 1e-12 (a missing or transposed term would be O(0.1)).
+        assert got.shape == (d, d)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-12)

@@ -159,17 +159,19 @@ def test_method_factories_are_memoised():
     assert fixedpoint.newton() is fixedpoint.newton()
     assert fixedpoint.quasi_newton(gru.diagonal) is fixedpoint.quasi_newton(diagonal=gru.diagonal)
     assert fixedpoint.damped(1e-2) is fixedpoint.damped(0.01, None)
-    assert fixedpoint.picard(8, 1e-3) is fixedpoint.picard(window=8, tol=1e-3)
+    assert fixedpoint.picard() is fixedpoint.picard()
+    assert fixedpoint.quasi_newton() is fixedpoint.quasi_newton(None, None)
+    assert fixedpoint.quasi_newton(num_probes=8) is fixedpoint.quasi_newton(None, 8)
     assert fixedpoint.fallback(fixedpoint.newton()) is fixedpoint.fallback(fixedpoint.newton())
     assert fixedpoint.newton_blocks(2) is fixedpoint.newton_blocks(2)
-    assert fixedpoint.picard(4) is not fixedpoint.picard(8)
+    assert fixedpoint.quasi_newton(num_probes=4) is not fixedpoint.quasi_newton(num_probes=8)
     cell, params, h0, xs = _system("gru", 4, 12, jnp.float32, batch=1)
     run = jax.jit(lambda method, xs: fixedpoint.solve(cell.step, h0[0], xs, params, method)[0],
                   static_argnums=0)
     for _ in range(2):
         run(fixedpoint.quasi_newton(gru.diagonal), xs[0])
     assert run._cache_size() == 1
-    # validation still runs: True is not taken for a cached window of 1
-    fixedpoint.picard(1)
-    with pytest.raises(ValueError, match="window"):
-        fixedpoint.picard(True)
+    # validation still runs: True is not taken for a cached num_probes of 1
+    fixedpoint.quasi_newton(num_probes=1)
+    with pytest.raises(ValueError, match="num_probes"):
+        fixedpoint.quasi_newton(num_probes=True)

@@ -28,7 +28,7 @@ XS = jnp.ones((10, 3))
     (dict(tol=-1e-3), "tol"),
     (dict(tol=float("nan")), "tol"),
     (dict(init=jnp.zeros((9, 4))), "init"),
-    (dict(method=fixedpoint.quasi_newton()), "needs `key`"),
+    (dict(method=fixedpoint.quasi_newton(num_probes=8)), "needs `key`"),
 ])
 def test_invalid_input_raises_value_error(kwargs, match):
     args = dict(h0=H0, xs=XS, method=fixedpoint.newton())

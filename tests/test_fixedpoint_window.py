@@ -21,14 +21,14 @@ def rnn():
     return step, jnp.zeros(N), xs, W
 
 
-@pytest.mark.parametrize("method", [fp.picard(window=4, tol=1e-6), fp.newton()._replace(window=8, tol=1e-6),
-                                    fp.fallback(fp.jacobi()._replace(window=5, tol=1e-6))], ids=lambda m: m.name)
-def test_window_matches_scan(rnn, method):
+@pytest.mark.parametrize("method,window", [(fp.picard(), 4), (fp.newton(), 8), (fp.fallback(fp.jacobi()), 5)],
+                         ids=["picard", "newton", "fallback_jacobi"])
+def test_window_matches_scan(rnn, method, window):
     step, h0, xs, W = rnn
     ref = fp.sequential_scan(step, h0, xs, W)
-    hs, info = jax.jit(lambda: fp.solve(step, h0, xs, W, method))()   # dispatches on method.window
-    # every accepted state moved by <= 1e-6 rms in its last sweep; the contractive RNN keeps the
-    # accumulated error within a few times that (float32 round-off ~1e-7 per step on top)
+    hs, info = jax.jit(lambda: fp.solve_window(step, h0, xs, W, method, window=window, tol=1e-6))()
+    # every accepted state moved by <= 1e-6 per entry in its last sweep; the contractive RNN keeps
+    # the accumulated error within a few times that (float32 round-off ~1e-7 per step on top)
     np.testing.assert_allclose(hs, ref, atol=2e-5)
     assert bool(info.converged) and 1 <= int(info.num_iters) <= T   # >= 1 state per sweep
     assert int(info.evals.sum()) >= T and int(info.evals.min()) >= 1
@@ -36,7 +36,7 @@ def test_window_matches_scan(rnn, method):
 
 def test_window_gradient_matches_scan(rnn):
     step, h0, xs, W = rnn
-    g = jax.jit(jax.grad(lambda p: jnp.sum(fp.solve(step, h0, xs, p, fp.picard(window=6, tol=1e-6))[0] ** 2)))(W)
+    g = jax.jit(jax.grad(lambda p: jnp.sum(fp.solve_window(step, h0, xs, p, fp.picard(), window=6, tol=1e-6)[0] ** 2)))(W)
     g_ref = jax.grad(lambda p: jnp.sum(fp.sequential_scan(step, h0, xs, p) ** 2))(W)
     np.testing.assert_allclose(g, g_ref, atol=1e-4)      # implicit VJP at a 1e-6 solution
 
@@ -51,7 +51,7 @@ def test_newton_blocks_is_newton_on_independent_groups():
         return jnp.tanh((h.reshape(2, 2) @ p.T).reshape(-1) + x)
 
     ref = fp.sequential_scan(step, jnp.zeros(4), xs, A)
-    run = jax.jit(lambda: [fp.solve_window(step, jnp.zeros(4), xs, A, m, groups=2)
+    run = jax.jit(lambda: [fp.solve_window(step, jnp.zeros(4), xs, A, m)
                            for m in (fp.newton_blocks(2), fp.newton())])
     (hs_b, info_b), (hs_d, info_d) = run()
     np.testing.assert_allclose(hs_b, ref, atol=1e-5)
@@ -65,11 +65,11 @@ def test_window_validation(rnn):
         fp.solve_window(step, h0, xs, W, fp.picard(), window=0)
     with pytest.raises(ValueError, match="tol"):
         fp.solve_window(step, h0, xs, W, fp.picard(), tol=-1.0)
-    with pytest.raises(ValueError, match="num_iters"):
-        fp.solve(step, h0, xs, W, fp.picard(window=4), num_iters=3)
+    with pytest.raises(ValueError, match="window"):
+        fp.solve_window(step, h0, xs, W, fp.picard(), window=True)
+    with pytest.raises(ValueError, match="rtol"):
+        fp.solve_window(step, h0, xs, W, fp.picard(), rtol=-1.0)
     with pytest.raises(ValueError, match="sequential"):
         fp.solve_window(step, h0, xs, W, fp.sequential())
-    with pytest.raises(ValueError, match="groups"):
-        fp.solve_window(step, h0, xs, W, fp.picard(), groups=3)
     with pytest.raises(ValueError, match="tol_scale"):
         fp.solve_window(step, h0, xs, W, fp.picard(), tol_scale=jnp.ones(T + 1))

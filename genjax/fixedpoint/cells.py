@@ -1,10 +1,12 @@
 """Recurrent cells as plain functions: ``init(n_in, n_hidden, key) -> params``,
-``step(h, x, params) -> h``, plus the closed-form diagonal of d step / d h for quasi-Newton.
+``step(h, x, params) -> h``, plus the closed-form Jacobian d step / d h (for Newton) and its
+diagonal (for quasi-Newton).
 
     cell = fixedpoint.cells.gru
     params = cell.init(n_in, n_hidden, key)          # the PRNG key comes last (house rule)
     hs, info = fixedpoint.solve(cell.step, jnp.zeros(cell.state_size(n_hidden)), xs, params,
                                 method=fixedpoint.quasi_newton(cell.diagonal))
+    # or method=fixedpoint.newton(cell.jacobian): DEER with the closed-form Jacobian
 
 Params are plain dicts of arrays. Recurrent matrices are drawn N(0, 1/n_hidden), input matrices
 N(0, 1/n_in), biases zero (LSTM forget bias 1). The LSTM state is (h, c) packed as one vector
@@ -33,12 +35,15 @@ class Cell(NamedTuple):
       step: ``(h [d], x [n_in], params) -> h [d]``.
       diagonal: ``(h [d], x [n_in], params) -> [d]``, the diagonal of d step / d h.
       state_size: ``n_hidden -> d`` (n_hidden, or 2 n_hidden for the LSTM).
+      jacobian: ``(h [d], x [n_in], params) -> [d, d]``, d step / d h in closed form (one
+        O(d^3) product at most, against the d Jacobian-vector products of ``jax.jacfwd``).
     """
 
     init: Callable
     step: Callable
     diagonal: Callable
     state_size: Callable
+    jacobian: Callable
 
 
 def _check_sizes(name, n_in, n_hidden):
@@ -74,7 +79,13 @@ def _tanh_diagonal(h: Array, x: Array, params: dict) -> Array:
     return (1.0 - out * out) * jnp.diagonal(params["W"])
 
 
-tanh_rnn = Cell(_tanh_init, _tanh_step, _tanh_diagonal, lambda n_hidden: n_hidden)
+def _tanh_jacobian(h: Array, x: Array, params: dict) -> Array:
+    """d h' / d h = diag(1 - h'^2) W."""
+    out = _tanh_step(h, x, params)
+    return (1.0 - out * out)[:, None] * params["W"]
+
+
+tanh_rnn = Cell(_tanh_init, _tanh_step, _tanh_diagonal, lambda n_hidden: n_hidden, _tanh_jacobian)
 
 
 # --- GRU ----------------------------------------------------------------------------------------
@@ -114,7 +125,18 @@ def _gru_diagonal(h: Array, x: Array, params: dict) -> Array:
             + z * (1.0 - c * c) * da)
 
 
-gru = Cell(_gru_init, _gru_step, _gru_diagonal, lambda n_hidden: n_hidden)
+def _gru_jacobian(h: Array, x: Array, params: dict) -> Array:
+    """d h' / d h = diag(1 - z) + diag((c - h) z (1 - z)) Uz
+    + diag(z (1 - c^2)) Uc [diag(r) + diag(h r (1 - r)) Ur]."""
+    p = params
+    z, r, c = _gru_gates(h, x, p)
+    dc = p["Uc"] * r + jnp.matmul(p["Uc"], (h * r * (1.0 - r))[:, None] * p["Ur"],
+                                  precision=jax.lax.Precision.HIGHEST)
+    return (jnp.diag(1.0 - z) + ((c - h) * z * (1.0 - z))[:, None] * p["Uz"]
+            + (z * (1.0 - c * c))[:, None] * dc)
+
+
+gru = Cell(_gru_init, _gru_step, _gru_diagonal, lambda n_hidden: n_hidden, _gru_jacobian)
 
 
 # --- LSTM, state (h, c) packed as [2 n] ---------------------------------------------------------
@@ -160,4 +182,20 @@ def _lstm_diagonal(state: Array, x: Array, params: dict) -> Array:
     return jnp.concatenate([dh_dh, f])
 
 
-lstm = Cell(_lstm_init, _lstm_step, _lstm_diagonal, lambda n_hidden: 2 * n_hidden)
+def _lstm_jacobian(state: Array, x: Array, params: dict) -> Array:
+    """[[d h'/d h, d h'/d c], [d c'/d h, d c'/d c]] with d c'/d c = diag(f),
+    d c'/d h = diag(c f (1 - f)) Uf + diag(g i (1 - i)) Ui + diag(i (1 - g^2)) Ug,
+    d h'/d h = diag(o (1 - o) tanh c') Uo + diag(o (1 - tanh^2 c')) d c'/d h,
+    d h'/d c = diag(o (1 - tanh^2 c') f)."""
+    p = params
+    _, c, i, f, g, o, c_new = _lstm_parts(state, x, p)
+    tc = jnp.tanh(c_new)
+    dc_dh = ((c * f * (1.0 - f))[:, None] * p["Uf"] + (g * i * (1.0 - i))[:, None] * p["Ui"]
+             + (i * (1.0 - g * g))[:, None] * p["Ug"])
+    do = o * (1.0 - tc * tc)
+    dh_dh = (o * (1.0 - o) * tc)[:, None] * p["Uo"] + do[:, None] * dc_dh
+    top = jnp.concatenate([dh_dh, jnp.diag(do * f)], axis=1)
+    return jnp.concatenate([top, jnp.concatenate([dc_dh, jnp.diag(f)], axis=1)], axis=0)
+
+
+lstm = Cell(_lstm_init, _lstm_step, _lstm_diagonal, lambda n_hidden: 2 * n_hidden, _lstm_jacobian)

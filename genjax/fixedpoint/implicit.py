@@ -27,7 +27,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from genjax.fixedpoint.iteration import shift
+from genjax.fixedpoint.sweep import shift
 from genjax.fixedpoint.linear_scan import linear_scan
 
 Array = jax.Array

@@ -8,7 +8,8 @@ a *linear* recurrence that ``linear_scan`` solves in O(log T) depth. The exact s
 fixed point of (*) for any A_t; the choice of A_t sets the convergence speed and the cost:
 
     newton()        A_t = J_t = d f / d h_{t-1}   dense [n, n]   quadratic convergence (DEER)
-    quasi_newton()  A_t = diag J_t               [n]            never forms J (quasi-DEER)
+    quasi_newton()  A_t = diag J_t               [n]            never forms J (quasi-DEER),
+                                                                exact diagonal by default
     picard()        A_t = I                      [n]            cumulative-sum iteration
     jacobi()        A_t = 0                      (no scan)      h^(k+1)_t = f(h^(k)_{t-1}, x_t)
     damped(s, base) base's A_t, solved as a Levenberg-Marquardt step (ELK), see ``elk.py``
@@ -28,7 +29,6 @@ Sequential Models with Linear Dynamical Systems" (Newton / quasi-Newton / Picard
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -45,11 +45,12 @@ class Info(NamedTuple):
     """Status of a solve, returned (never raised) from inside jit.
 
     Attributes:
-      converged: bool [] -- the last update AND the fixed-point residual of the returned hs are
-        both <= tol * max(1, max|h|); or the answer is the sequential scan (fallback).
+      converged: bool [] -- every entry of the last update AND of the fixed-point residual of
+        the returned hs is <= tol + rtol * |h| (``solve``'s stopping rule); or the answer is the
+        sequential scan (fallback).
       num_iters: int32 [] -- parallel sweeps performed (1 for ``sequential()``).
-      residual: float [] -- max_t |h_t - f(h_{t-1}, x_t)|_inf of the returned hs, relative to
-        max(1, max|h|) (0 for the sequential scan, which satisfies the recurrence by construction).
+      residual: float [] -- max_t |h_t - f(h_{t-1}, x_t)|_inf of the returned hs (0 for the
+        sequential scan, which satisfies the recurrence by construction).
       fell_back: bool [] -- True when ``fallback(...)`` replaced a failed solve by ``lax.scan``.
     """
 
@@ -71,9 +72,8 @@ class Method(NamedTuple):
         ``hs`` is the current iterate (used by damped methods).
       finalize: ``(hs, info, run_sequential) -> (hs, info)`` post-processing (``fallback``).
       needs_key: whether ``linearize`` draws random numbers (``solve`` then needs ``key``).
-      window: sliding-window length (ParaDiGMS) or None for the whole sequence; a windowed
-        method runs through ``window.solve_window`` (``solve`` dispatches to it).
-      tol: the method's own tolerance (used by ``solve_window``) or None.
+      jacobian: whether A_t is d f / d h_{t-1} or its diagonal (Newton, quasi-Newton and their
+        damped forms); ``solve_ode`` needs such a method (Picard's I and Jacobi's 0 are not).
     """
 
     name: str
@@ -81,11 +81,11 @@ class Method(NamedTuple):
     solve_linear: Optional[Callable]
     finalize: Callable
     needs_key: bool = False
-    window: Optional[int] = None
-    tol: Optional[float] = None
+    jacobian: bool = True
 
 
-def _identity_finalize(hs, info, run_sequential):
+def identity_finalize(hs, info, run_sequential):
+    """The finalize step of every method but ``fallback``: returns (hs, info) unchanged."""
     del run_sequential
     return hs, info
 
@@ -107,31 +107,49 @@ def sequential() -> Method:
 
     References: Lim et al. 2024, "DEER" (the sequential baseline of every comparison).
     """
-    return Method("sequential", None, None, _identity_finalize)
+    return Method("sequential", None, None, identity_finalize)
 
 
 @memoized
-def newton() -> Method:
-    """DEER: A_t = J_t = d f(h_{t-1}, x_t) / d h_{t-1} (dense, by ``jax.jacfwd``).
+def newton(jacobian: Optional[Callable] = None) -> Method:
+    """DEER: A_t = J_t = d f(h_{t-1}, x_t) / d h_{t-1}, dense [n, n].
 
-    Newton's method on the residual r_t(h) = h_t - f(h_{t-1}, x_t): quadratic convergence near
-    the solution, O(T n^3) work per sweep.
+    J_t comes from ``jacobian(h, x, params) -> [n, n]`` when given (``cells.*.jacobian``: the
+    cell's closed form, e.g. one O(n^3) product per GRU step instead of the n JVPs of
+    ``jax.jacfwd``, measured 3-4x cheaper), else from ``jax.jacfwd``. Newton's method on the
+    residual r_t(h) = h_t - f(h_{t-1}, x_t): quadratic convergence near the solution.
 
     References: Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence
     Length" (ICLR), eq. (5)-(7).
     """
-    return Method("newton", _dense_jacobian, _scan_solve, _identity_finalize)
+    if jacobian is None:
+        return Method("newton", _dense_jacobian, _scan_solve, identity_finalize)
+    if not callable(jacobian):
+        raise TypeError(f"newton: jacobian must be callable (h, x, params) -> [n, n], "
+                        f"got {type(jacobian).__name__}.")
+
+    def linearize(fn, h, x, params, key):
+        del key
+        return fn(h), jacobian(h, x, params)
+
+    return Method("newton(jacobian)", linearize, _scan_solve, identity_finalize)
 
 
 @memoized
-def quasi_newton(diagonal: Optional[Callable] = None, num_probes: int = 8) -> Method:
+def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] = None) -> Method:
     """quasi-DEER: A_t = diag J_t, never forming the dense Jacobian.
 
-    The diagonal comes from ``diagonal(h, x, params) -> [n]`` when given (the cells in
-    ``fixedpoint.cells`` provide it in closed form, O(n^2) per step); otherwise from Hutchinson's
-    stochastic estimate diag J ~ (1/m) sum_i v_i * (J v_i), Rademacher v_i, m = ``num_probes``
-    Jacobian-vector products per step and sweep (then ``solve`` needs ``key``). An inexact
-    diagonal only slows convergence: the fixed point of (*) does not depend on A_t.
+    The diagonal comes from, in this order of preference:
+
+    - ``diagonal(h, x, params) -> [n]`` when given (the cells in ``fixedpoint.cells`` provide
+      it in closed form, O(n^2) per step);
+    - by default, exactly from n Jacobian-vector products per step against the basis vectors,
+      (J_t)_ii = (J_t e_i)_i, run one after another (``lax.fori_loop``) so each step holds O(n)
+      numbers at a time, never the [n, n] Jacobian: peak memory O(T n), work O(n) step costs;
+    - with ``num_probes=m``, Hutchinson's stochastic estimate diag J ~ (1/m) sum_i v_i * (J v_i),
+      Rademacher v_i: m JVPs per step and sweep, for large n (``solve`` then needs ``key``).
+
+    An inexact diagonal only slows convergence: the fixed point of (*) does not depend on A_t.
 
     References: Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
     RNNs" (NeurIPS), section 4.1; Bekas et al. 2007, "An estimator for the diagonal of a matrix".
@@ -140,12 +158,18 @@ def quasi_newton(diagonal: Optional[Callable] = None, num_probes: int = 8) -> Me
         if not callable(diagonal):
             raise TypeError(f"quasi_newton: diagonal must be callable (h, x, params) -> [n], "
                             f"got {type(diagonal).__name__}.")
+        if num_probes is not None:
+            raise ValueError("quasi_newton: give diagonal= (closed form) or num_probes= "
+                             "(Hutchinson), not both.")
 
         def linearize(fn, h, x, params, key):
             del key
             return fn(h), diagonal(h, x, params)
 
-        return Method("quasi_newton", linearize, _scan_solve, _identity_finalize)
+        return Method("quasi_newton", linearize, _scan_solve, identity_finalize)
+
+    if num_probes is None:
+        return Method("quasi_newton(exact)", _exact_diagonal, _scan_solve, identity_finalize)
 
     if not isinstance(num_probes, int) or isinstance(num_probes, bool) or num_probes < 1:
         raise ValueError(f"quasi_newton: num_probes must be an int >= 1, got {num_probes!r}.")
@@ -156,35 +180,39 @@ def quasi_newton(diagonal: Optional[Callable] = None, num_probes: int = 8) -> Me
         v = jax.random.rademacher(key, (num_probes,) + h.shape, dtype=h.dtype)
         return f, jnp.mean(v * jax.vmap(jvp)(v), axis=0)
 
-    return Method("quasi_newton(stochastic)", linearize_stochastic, _scan_solve,
-                  _identity_finalize, needs_key=True)
+    return Method(f"quasi_newton(probes={num_probes})", linearize_stochastic, _scan_solve,
+                  identity_finalize, needs_key=True)
+
+
+def _exact_diagonal(fn, h, x, params, key):
+    """(f(h), diag J) by n JVPs against e_1..e_n, one at a time: O(n) memory, no [n, n]."""
+    del x, params, key
+    f, jvp = jax.linearize(fn, h)
+    n = h.shape[0]
+
+    def column(i, diag):
+        e_i = (jnp.arange(n) == i).astype(h.dtype)
+        return diag.at[i].set(jvp(e_i)[i])
+
+    return f, lax.fori_loop(0, n, column, jnp.zeros_like(h))
 
 
 @memoized
-def picard(window: Optional[int] = None, tol: Optional[float] = None) -> Method:
+def picard() -> Method:
     """Picard iteration: A_t = I, so (*) is a cumulative sum of f(h^(k)_{t-1}) - h^(k)_{t-1}.
 
     For an Euler-discretised ODE h_t = h_{t-1} + dt g(h_{t-1}) this is the classical Picard
-    iteration h(t) = h(0) + int_0^t g(h^(k)(s)) ds. With ``window`` (an int >= 1) the sweeps
-    run over a sliding window of that many steps with ParaDiGMS's acceptance rule and ``tol``
-    (> 0); see ``window.solve_window``. Both are checked here, before tracing.
+    iteration h(t) = h(0) + int_0^t g(h^(k)(s)) ds. Over a sliding window of W steps with
+    ParaDiGMS's acceptance rule it is ``solve_window(..., picard(), window=W, tol=...)``.
 
     References: Shih et al. 2023, "Parallel Sampling of Diffusion Models" (ParaDiGMS);
     Gonzalez et al. 2025, "A Unifying Framework for Parallelizing Sequential Models".
     """
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-        raise ValueError(f"picard: window must be an int >= 1 (or None for the whole sequence), got {window!r}.")
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
-                            or not math.isfinite(tol) or tol <= 0):
-        raise ValueError(f"picard: tol must be a finite float > 0 (or None), got {tol!r}.")
-
     def linearize(fn, h, x, params, key):
         del x, params, key
         return fn(h), jnp.ones_like(h)
 
-    name = "picard" if window is None else f"picard(window={window})"
-    return Method(name, linearize, _scan_solve, _identity_finalize, window=window,
-                  tol=None if tol is None else float(tol))
+    return Method("picard", linearize, _scan_solve, identity_finalize, jacobian=False)
 
 
 @memoized
@@ -202,7 +230,7 @@ def jacobi() -> Method:
         del A, h0, hs
         return b
 
-    return Method("jacobi", linearize, solve_linear, _identity_finalize)
+    return Method("jacobi", linearize, solve_linear, identity_finalize, jacobian=False)
 
 
 @memoized

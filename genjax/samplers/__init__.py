@@ -12,7 +12,9 @@ Solvers (each a ``Sampler`` strategy; ``info.nfe`` counts denoiser calls exactly
 from genjax.samplers.base import Sampler, SampleInfo, check_schedule_grid, sample
 from genjax.samplers.exponential import ddim, dpm_solver_pp
 from genjax.samplers.ode import euler, heun, rk4, sample_adaptive
+from genjax.samplers.parallel import sample_parallel
 from genjax.samplers.stochastic import ancestral, edm_stochastic, euler_maruyama, predictor_corrector
 
 __all__ = ["Sampler", "SampleInfo", "ancestral", "check_schedule_grid", "ddim", "dpm_solver_pp", "edm_stochastic",
-           "euler", "euler_maruyama", "heun", "predictor_corrector", "rk4", "sample", "sample_adaptive"]
+           "euler", "euler_maruyama", "heun", "predictor_corrector", "rk4", "sample", "sample_adaptive",
+           "sample_parallel"]

@@ -62,7 +62,7 @@ class SampleInfo(NamedTuple):
     Attributes:
       nfe: int32, the exact number of denoiser evaluations.
       trajectory: [N + 1, B, ...] states on the grid (``x_init`` first), or None.
-      num_iters: int32, sequential steps (N) or parallel sweeps (``sample(..., parallel=...)``).
+      num_iters: int32, sequential steps (N) or parallel sweeps (``sample_parallel``).
       converged: bool, True for the sequential loop; for a parallel solve, whether every step
         was accepted within tolerance (see ``samplers.parallel``).
     """
@@ -181,8 +181,7 @@ def _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final
 
 
 def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: Array, key=None, *,
-           save_trajectory: bool = False, denoise_final: bool = False, parallel=None,
-           mesh=None) -> tuple[Array, SampleInfo]:
+           save_trajectory: bool = False, denoise_final: bool = False) -> tuple[Array, SampleInfo]:
     """Run a diffusion sampler from ``x_init`` at ``ts[0]`` down the grid ``ts``: x0, info.
 
     Args:
@@ -199,20 +198,12 @@ def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: 
       save_trajectory: also return every state on the grid, [N + 1, B, ...].
       denoise_final: return ``D(x_N, ts[-1])`` (one more evaluation): the Tweedie estimate of the
         clean sample, removing the residual noise sigma(t_min) (not allowed where sigma(ts[-1]) = 0).
-      parallel: None (the sequential loop) or a ``genjax.fixedpoint`` method, e.g.
-        ``fixedpoint.picard(window=8, tol=1e-3)``: the same steps solved as a fixed point over
-        the grid (``samplers.parallel``).
-      mesh: with ``parallel``, a ``jax.sharding.Mesh`` whose devices share each window.
 
     Returns:
       ``(x, SampleInfo(nfe, trajectory, num_iters, converged))``; ``x``: [B, ...].
 
     References: Karras et al. 2022 (Algorithms 1-2); Song et al. 2021; Lu et al. 2022.
     """
-    if parallel is not None or mesh is not None:
-        from genjax.samplers.parallel import sample_parallel  # imports this module
-        return sample_parallel(denoiser, s, solver, ts, x_init, key, parallel, mesh=mesh,
-                               save_trajectory=save_trajectory, denoise_final=denoise_final)
     denoiser, ts, x_init, key = _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
     return _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
 

@@ -74,10 +74,11 @@ SOLVERS = {"ddim": samplers.ddim(), "heun": samplers.heun(), "dpm_solver_pp2": s
 
 
 def methods(tol: float, quick: bool) -> dict:
-    out = {"picard_w8": fixedpoint.picard(window=8, tol=tol)}
+    """name -> (fixedpoint method, window, tol) for ``samplers.sample_parallel``."""
+    out = {"picard_w8": (fixedpoint.picard(), 8, tol)}
     if not quick:
-        out["picard_w64"] = fixedpoint.picard(window=64, tol=tol)
-    out["newton"] = fixedpoint.newton()._replace(tol=tol)
+        out["picard_w64"] = (fixedpoint.picard(), 64, tol)
+    out["newton"] = (fixedpoint.newton(), None, tol)
     return out
 
 
@@ -101,17 +102,18 @@ def run_problem(name, den, s, args, meths, mesh, writer, rows):
         for sname, solver in SOLVERS.items():
             seq = jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k))
             (x_seq, info_seq), _, t_seq, _ = timed(seq, (x_init, key), args.repeats)
-            for mname, m in meths.items():
+            for mname, (m, window, tol) in meths.items():
                 if name == "trained" and mname == "picard_w64":
                     continue   # the trained model: one window size is enough (compile time)
                 targets = [(1, None)]
                 if mesh is not None and name == "exact" and mname.startswith("picard"):
                     targets.append((mesh.size, mesh))
                 for ndev, msh in targets:
-                    par = jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k, parallel=m, mesh=msh))
+                    par = jax.jit(lambda x, k: samplers.sample_parallel(den, s, solver, ts, x, k, method=m,
+                                                                        window=window, tol=tol, mesh=msh))
                     (x_par, info), c_s, t_par, _ = timed(par, (x_init, key), args.repeats)
                     err = np.abs(np.asarray(x_par) - np.asarray(x_seq))
-                    row = dict(problem=name, solver=sname, steps=n, method=mname, window=min(m.window or n, n), tol=m.tol,
+                    row = dict(problem=name, solver=sname, steps=n, method=mname, window=min(window or n, n), tol=tol,
                                devices=ndev, sweeps=int(info.num_iters), nfe=int(info.nfe),
                                nfe_seq=int(info_seq.nfe), err_max=float(err.max()), err_mean=float(err.mean()),
                                converged=bool(info.converged), seconds=t_par, seconds_seq=t_seq,
