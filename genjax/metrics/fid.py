@@ -100,14 +100,20 @@ def pool3(net_vars, images):
 _pool3 = jax.jit(pool3)
 
 
-def features(variables: Mapping, images) -> jax.Array:
-    """pool3 features of uint8 images: [B, H, W, 3] -> [B, 2048] float32 (jitted, any batch size).
+def features(variables: Mapping, images, batch_size: int = 250) -> np.ndarray:
+    """pool3 features of uint8 images: [B, H, W, 3] -> [B, 2048] float32, ``batch_size`` images per call.
 
     The images are divided by 255, resized bilinearly to 299 x 299 (half-pixel centres, no
-    antialiasing) and mapped to [-1, 1] inside the network, as pytorch-fid does.
+    antialiasing) and mapped to [-1, 1] inside the network, as pytorch-fid does. One device; for many
+    devices and hosts use ``streaming.sharded_sums(pool3, mesh)``.
     """
     _check_images(images)
-    return _pool3(network_variables(variables), jnp.asarray(images))
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"fid.features: batch_size must be a positive int, got {batch_size!r}")
+    net_vars, images = network_variables(variables), np.asarray(images)
+    out = [np.asarray(_pool3(net_vars, jnp.asarray(images[i:i + batch_size])))
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM), np.float32)
 
 
 def statistics(feats) -> tuple[np.ndarray, np.ndarray]:
