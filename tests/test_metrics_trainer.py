@@ -14,7 +14,7 @@ from experiments.tasks import _sample_metrics
 from genjax.metrics import fid, kid, precision_recall
 
 
-def test_eval_mode_writes_digits_fd(tmp_path):
+def test_eval_mode_writes_digits_fd(tmp_path, key):
     c = digits_ddpm.get_config("runlocal")
     c.model.net = "mlp"                      # the cheapest network (compiles in seconds)
     c.model.net_kwargs = ml_collections.ConfigDict({"features": (32,), "embed_dim": 16})
@@ -32,6 +32,13 @@ def test_eval_mode_writes_digits_fd(tmp_path):
     assert ev[0]["eval/digits_fd"] > 30 and 1.0 <= ev[0]["eval/digits_score"] <= 10.0
     report = json.loads((tmp_path / "eval_00000002.json").read_text())
     assert report["digits_fd"] == pytest.approx(ev[0]["eval/digits_fd"])
+    # The training loop's periodic variant: off unless config.eval.periodic.
+    res = train.run(c, str(tmp_path), mode="sample")
+    x = np.load(tmp_path / "samples_00000002.npz")["samples"]
+    assert _sample_metrics.periodic_metrics(c, x, res.data, 2, key) == {}
+    c.eval.periodic = True
+    per = _sample_metrics.periodic_metrics(c, x, res.data, 2, key)
+    assert set(per) == {"eval/digits_fd", "eval/digits_score"} and per["eval/digits_fd"] > 30
 
 
 def _stand_in(net_vars, images):

@@ -17,7 +17,8 @@ and ``ref`` data samples (``data.reference``), both in model space. Names:
   ``ref``. Features are computed in batches of ``config.eval.metrics_batch`` sharded over ``mesh``;
   FID-only runs keep only float64 running sums (``genjax.metrics.streaming``); progress is logged.
 
-``log_eval`` appends the results to metrics.jsonl and TensorBoard as ``eval/<name>``.
+``log_eval`` appends the results to metrics.jsonl and TensorBoard as ``eval/<name>``;
+``periodic_metrics`` gives the same rows for the training loop's periodic samples (``config.eval.periodic``).
 """
 from __future__ import annotations
 
@@ -151,6 +152,22 @@ def _inception_metrics(x, ref, names, key, config, mesh) -> dict:
         if "precision" in names or "recall" in names:
             out["precision"], out["recall"] = precision_recall.precision_recall(ref_feats, feats)
     return out
+
+
+def periodic_metrics(config, x, data, step: int, key, mesh=None) -> dict:
+    """``{"eval/<name>": value}`` of the training loop's periodic samples ``x``, or {} when off.
+
+    On when ``config.eval.periodic`` is true (absent: off): the metrics of ``config.eval.sample_metrics``
+    against ``len(x)`` reference samples drawn with ``fold_in(key, step)``, for the loop to hand to its
+    MetricWriter at its sample boundaries (``config.training.sample_every``).
+    """
+    names = tuple(config.eval.sample_metrics)
+    if not bool(config.eval.get("periodic", False)) or not names:
+        return {}
+    k = jax.random.fold_in(key, step)
+    ref = data.reference(len(x), jax.random.fold_in(k, 0))
+    out = sample_metrics(x, ref, names, jax.random.fold_in(k, 1), config=config, mesh=mesh)
+    return {f"eval/{name}": v for name, v in out.items()}
 
 
 def log_eval(workdir: str, step: int, out: dict) -> None:
