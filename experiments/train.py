@@ -20,8 +20,24 @@ is the trained diffusion denoiser.
 Everything random is a pure function of (config.seed, step): the train step uses
 ``fold_in(train_key, step)``, the data ``fold_in(data_key, step)``. A run killed at any point and
 restarted with the same command therefore ends with exactly the parameters of an uninterrupted run.
+
+Run safety (docs/readme/train.md, "What the trainer guarantees"): the workdir is locked by one
+training run; its ``config.json`` is the run's identity and a resume with a changed config stops
+before touching anything unless the change is harmless (``--allow_config_change`` for num_steps,
+learning rate, ...; never for the network or optimizer structure); checkpoints carry per-leaf
+crc32 checksums; a non-finite or blown-up step is never saved; SIGTERM / SIGINT save the current
+step and exit with 143 / 130; eval and sample modes never write checkpoints.
 """
 from __future__ import annotations
+
+import signal as _signal
+
+# Ctrl-C or SIGTERM during start-up (imports, compilation) is remembered and acted on before the
+# first step, so a signal can never land inside a jitted step with donated buffers.
+_EARLY_SIGNALS: list = []
+if __name__ == "__main__":
+    for _s in (_signal.SIGTERM, _signal.SIGINT):
+        _signal.signal(_s, lambda signum, frame: _EARLY_SIGNALS.append(signum))
 
 import logging
 import os
@@ -31,12 +47,14 @@ import time
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from experiments import tasks
-from experiments.tasks import _outputs, inputs
+from experiments.configs import common as config_common
+from experiments.tasks import _outputs, _workdir, inputs
 from experiments.tasks._sample_metrics import log_eval, sample_metrics
-from genjax.train import distributed, sharding
+from genjax.train import distributed, identity, preemption, sharding
 from genjax.train.state import TrainState
 
 log = logging.getLogger("genjax.train")
@@ -53,7 +71,7 @@ class Result(NamedTuple):
 
 
 class NonFiniteLoss(RuntimeError):
-    """Training hit a non-finite loss or gradient; the last good checkpoint is kept."""
+    """Training hit a non-finite loss, gradient or parameters, or a parameter-norm blow-up; nothing bad is saved."""
 
 
 def _keys(seed: int):
@@ -97,13 +115,39 @@ class _Prefetcher:
         self._thread.join(timeout=5)
 
 
-def _compiled_step(task, data, mesh):
-    """jit of one training step: replicated state, the feed sharded on "data", batch built inside."""
+def _global_norm(tree):
+    leaves = [jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.sqrt(sum(leaves)) if leaves else jnp.float32(0)
+
+
+def _all_finite(tree):
+    flags = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(flags)) if flags else jnp.bool_(True)
+
+
+def _compiled_step(task, data, mesh, max_norm_ratio: float = 0.0):
+    """jit of one training step: replicated state, the feed sharded on "data", batch built inside.
+
+    Guard: the new state is kept only if its parameters are finite and, when ``max_norm_ratio``
+    > 0, ``||params'|| <= max_norm_ratio * max(||params||, 1)``; otherwise the old state comes back
+    unchanged (its step counter too), as the task's own step does for a non-finite loss. Metrics
+    gain "param_norm" (of the new parameters; inf when its float32 square sum overflows),
+    "params_finite" and "data_finite" (whether the batch was finite).
+    """
     rep, bsh = sharding.replicated(mesh), sharding.batch_sharding(mesh)
 
     def fused(state, feed, data_key, key):
         batch = jax.lax.with_sharding_constraint(data.to_batch(state.step, data_key, feed), bsh)
-        return task.train_step(state, batch, key)
+        new, metrics = task.train_step(state, batch, key)
+        before, after = _global_norm(state.params), _global_norm(new.params)  # after = inf on overflow
+        finite = _all_finite(new.params)
+        ok = finite
+        if max_norm_ratio > 0:
+            ok &= after <= max_norm_ratio * jnp.maximum(before, 1.0)
+        new = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+        metrics = dict(metrics, param_norm=after, params_finite=finite, data_finite=_all_finite(batch))
+        return new, metrics
 
     return jax.jit(fused, in_shardings=(rep, bsh, rep, rep), out_shardings=(rep, rep), donate_argnums=0)
 
@@ -122,13 +166,62 @@ def _write_samples(sampler, state, keys, n, workdir, name):
     return x
 
 
-def train(config, workdir, state, task, data, mesh, keys, ckpt) -> TrainState:
-    """The training loop from ``state.step`` to ``config.training.num_steps``."""
+def _stopped(state, host_metrics, ckpt, config, reached: int, done: int) -> NonFiniteLoss:
+    """The error for a rejected step: what went wrong, the last good step and checkpoint, the likely cause."""
+    ckpt.wait()  # the last good checkpoint is the last one *committed*
+    m = {k: float(np.asarray(v)) for k, v in host_metrics.items() if np.ndim(v) == 0}
+    loss, gnorm, pnorm = m.get("loss", float("nan")), m.get("grad_norm", float("nan")), m.get("param_norm", float("nan"))
+    lr = float(config.optim.lr)
+    if not np.isfinite(loss) or not np.isfinite(gnorm):
+        what = f"non-finite loss or gradient (loss={loss:.4g}, grad_norm={gnorm:.4g})"
+    elif not m.get("params_finite", 1.0):
+        what = f"non-finite parameters after the update (loss={loss:.4g}, grad_norm={gnorm:.4g})"
+    else:
+        what = (f"the parameter norm jumped to {pnorm:.4g} in one step (more than "
+                f"config.training.max_param_norm_ratio={config.training.max_param_norm_ratio:g} times)")
+    if not m.get("data_finite", 1.0):
+        cause = "the data: the batch of this step holds non-finite values"
+    elif np.isfinite(loss) and np.isfinite(gnorm):
+        cause = f"the learning rate (config.optim.lr={lr:g}): a finite gradient step blew the parameters up"
+    else:
+        cause = (f"the learning rate (config.optim.lr={lr:g}) or the data (the batch is finite, but a sample "
+                 f"the model maps to inf would do this too)")
+    last = ckpt.latest_step()
+    saved = f"the last good checkpoint is step {last} in {ckpt.directory}" if last is not None else \
+        f"no checkpoint was written ({ckpt.directory})"
+    return NonFiniteLoss(
+        f"step {reached + 1}: {what}; training stopped. The state of step {reached} is the last good one and "
+        f"nothing after it was saved: {saved}. Likely cause: {cause}. Try a lower config.optim.lr, a "
+        f"config.optim.grad_clip or a longer config.optim.warmup_steps (resume with --allow_config_change).")
+
+
+def _preempt(state, ckpt, stop, start: int) -> preemption.Preempted:
+    """Save the current step (after the last dispatched step finished), wait for the commit, say so."""
+    reached = int(jax.device_get(state.step))
+    saved = False
+    if reached > start:
+        ckpt.save(state, force=True)
+        ckpt.wait()
+        saved = reached in ckpt.complete_steps()
+    log.warning("%s at step %d: %s", _signal.Signals(stop.signum).name, reached,
+                f"checkpoint {reached} committed in {ckpt.directory}" if saved else "nothing new to save")
+    return preemption.Preempted(stop.signum, reached, saved)
+
+
+def train(config, workdir, state, task, data, mesh, keys, ckpt, stop=None, resumed: bool = False) -> TrainState:
+    """The training loop from ``state.step`` to ``config.training.num_steps``.
+
+    ``stop`` (``genjax.train.preemption.StopSignal``) is checked between steps: on SIGTERM /
+    SIGINT the current step is saved and ``Preempted`` raised. ``resumed``: metrics.jsonl and
+    TensorBoard are cut back to the starting step (no duplicate steps).
+    """
     cfg = config.training
     num_steps, start = int(cfg.num_steps), int(jax.device_get(state.step))
-    step_fn, sampler = _compiled_step(task, data, mesh), _sampler(task, mesh)
+    step_fn = _compiled_step(task, data, mesh, float(cfg.max_param_norm_ratio))
+    sampler = _sampler(task, mesh)
     primary = distributed.is_primary()
-    writer = _outputs.MetricWriter(workdir, enabled=primary)
+    stop = stop or preemption.StopSignal()
+    writer = _outputs.MetricWriter(workdir, enabled=primary, resume_step=start if resumed else None)
     progress = _outputs.Progress(start, num_steps, enabled=primary)
     prefetch = None
     if data.feeds is not None and start < num_steps:
@@ -138,6 +231,11 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt) -> TrainState:
     t0 = time.perf_counter()
     try:
         for step in range(start, num_steps):
+            if stop.should_stop(step):  # between steps: never inside a step whose buffers are donated
+                reached = int(jax.device_get(state.step))
+                if reached != step:
+                    raise _stopped(state, jax.device_get(metrics), ckpt, config, reached, step)
+                raise _preempt(state, ckpt, stop, start)
             feed = None if prefetch is None else prefetch.get()
             state, metrics = step_fn(state, feed, keys["data"], keys["train"])
             done = step + 1
@@ -145,33 +243,38 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt) -> TrainState:
                         or (cfg.sample_every and done % cfg.sample_every == 0))
             if not boundary:
                 continue
-            # A non-finite step leaves the state (and its step counter) unchanged, so one check of
-            # the counter at each boundary catches every non-finite step since the last one.
+            # A rejected step leaves the state (and its step counter) unchanged, and so does every
+            # step after it (same step, same key, same batch), so one check of the counter at each
+            # boundary catches every rejected step since the last one.
             host_metrics = jax.device_get(metrics)
             reached = int(jax.device_get(state.step))
             if reached != done:
-                raise NonFiniteLoss(
-                    f"non-finite loss or gradient at step {reached} (loss={float(host_metrics['loss']):.4g}, "
-                    f"grad_norm={float(host_metrics['grad_norm']):.4g}); training stopped. The last good "
-                    f"checkpoint (step {ckpt.latest_step()}) in {ckpt.directory} was kept. Try a lower "
-                    f"config.optim.lr, a config.optim.grad_clip, or a longer config.optim.warmup_steps.")
+                raise _stopped(state, host_metrics, ckpt, config, reached, done)
             if done % cfg.log_every == 0 or done == num_steps:
                 rate = progress.update(done, host_metrics)
                 writer.write(done, {**host_metrics, "steps_per_sec": rate, "time": time.perf_counter() - t0})
             ckpt.save(state)
             if cfg.sample_every and (done % cfg.sample_every == 0 or done == num_steps):
                 _write_samples(sampler, state, keys, int(config.sampling.num_samples), workdir, f"step_{done:08d}")
+        reached = int(jax.device_get(state.step))
+        if reached != num_steps and num_steps > start:
+            raise _stopped(state, jax.device_get(metrics), ckpt, config, reached, num_steps)
         ckpt.save(state, force=True)  # at exit (a no-op when this step is already saved)
-    except KeyboardInterrupt:
-        log.warning("interrupted at step %d; saving", int(jax.device_get(state.step)))
-        ckpt.save(state, force=True)
+    except KeyboardInterrupt:  # only when the handlers could not be installed (not the main thread)
+        try:
+            log.warning("interrupted at step %d; saving", int(jax.device_get(state.step)))
+            ckpt.save(state, force=True)
+        except RuntimeError as e:  # the interrupt landed inside a step that had consumed its inputs
+            log.warning("interrupted inside a step; nothing saved (%s)", e)
         raise
     finally:
         if prefetch is not None:
             prefetch.close()
-        ckpt.wait()
-        progress.close()
-        writer.close()
+        try:
+            ckpt.wait()
+        finally:
+            progress.close()
+            writer.close()
     return state
 
 
@@ -198,38 +301,64 @@ def sample_or_eval(config, workdir, state, task, data, mesh, keys, mode) -> dict
     return out
 
 
-def run(config, workdir: str, mode: str = "train") -> Result:
-    """Train / sample / evaluate ``config`` in ``workdir``; resumes from the latest checkpoint."""
+def run(config, workdir: str, mode: str = "train", allow_config_change: bool = False,
+        stop: preemption.StopSignal | None = None) -> Result:
+    """Train / sample / evaluate ``config`` in ``workdir``; resumes from the latest good checkpoint.
+
+    Before any compilation: the config is validated (``ValueError`` naming the key), the workdir is
+    locked (train mode; ``WorkdirLocked``), the config is compared with the run's recorded one
+    (``ConfigChanged``; ``allow_config_change`` accepts learning-rate-like keys) and num_steps with
+    the latest checkpoint. ``stop``: the signal recorder (default: a fresh one, installed for the
+    training loop when called from the main thread).
+    """
     from genjax.train import checkpoint  # orbax is imported only when a run starts
 
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
+    config_common.validate(config)
     workdir = _outputs.check_workdir(workdir)
-    mesh = sharding.data_mesh()
-    sharding.check_batch_size(int(config.training.batch_size), mesh, name="config.training.batch_size")
-    keys = _keys(int(config.seed))
-    data = inputs.build(config, mesh, keys["data"])
-    task = tasks.build(config, data, workdir)
-    state = sharding.init_sharded(task.init, mesh, keys["init"])
-    ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), every=int(config.training.checkpoint_every),
-                                   keep=int(config.training.keep_checkpoints))
-    restored = ckpt.restore(state)
-    if restored is not None:
-        state = restored
-        log.info("resumed from step %d", int(jax.device_get(state.step)))
-    elif mode != "train":
-        ckpt.close()
-        raise ValueError(f"--mode={mode} needs a checkpoint; none found in {ckpt.directory}")
-    if mode == "train" and distributed.is_primary():
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
+    lock = _workdir.take_lock(workdir) if mode == "train" else None
+    stop = stop or preemption.StopSignal()
+    ckpt = None
     try:
+        changes = _workdir.check_config(config, workdir, mode, allow_config_change)
+        ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), every=int(config.training.checkpoint_every),
+                                       keep=int(config.training.keep_checkpoints), read_only=mode != "train")
+        latest = ckpt.latest_step()
+        if mode == "train" and latest is not None and int(config.training.num_steps) < latest:
+            raise ValueError(f"config.training.num_steps={int(config.training.num_steps)} is below the step of the "
+                             f"latest checkpoint ({latest}) in {ckpt.directory}; raise it (with "
+                             f"--allow_config_change) or use another --workdir")
+        mesh = sharding.data_mesh()
+        sharding.check_batch_size(int(config.training.batch_size), mesh, name="config.training.batch_size")
+        keys = _keys(int(config.seed))
+        data = inputs.build(config, mesh, keys["data"])
+        task = tasks.build(config, data, workdir)
         if mode == "train":
-            state = train(config, workdir, state, task, data, mesh, keys, ckpt)
+            stop.install()  # from here on a signal only sets a flag
+        state = sharding.init_sharded(task.init, mesh, keys["init"])
+        restored = ckpt.restore(state)
+        if restored is not None:
+            state = restored
+            if mode == "train":
+                log.warning("resuming %s from step %d%s", workdir, int(jax.device_get(state.step)),
+                            "; config changes:\n" + identity.format_changes(changes) if changes else "")
+        elif mode != "train":
+            raise ValueError(f"--mode={mode} needs a checkpoint; none found in {ckpt.directory}")
+        if mode == "train":
+            if distributed.is_primary():
+                _workdir.record_config(config, workdir, changes, int(jax.device_get(state.step)))
+            state = train(config, workdir, state, task, data, mesh, keys, ckpt, stop, resumed=restored is not None)
         else:
             sample_or_eval(config, workdir, state, task, data, mesh, keys, mode)
     finally:
-        ckpt.close()
+        stop.restore()
+        try:
+            if ckpt is not None:
+                ckpt.close()
+        finally:
+            if lock is not None:
+                lock.release()
     return Result(state=state, task=task, data=data, workdir=workdir)
 
 
@@ -270,10 +399,26 @@ def define_flags(flag_values=None, argv=None):
                          flag_values=fv)
     flags.DEFINE_bool("multihost", False, "auto-detect the cluster (TPU pod, SLURM) for jax.distributed",
                       flag_values=fv)
+    flags.DEFINE_bool("allow_config_change", False,
+                      "resume although num_steps / learning rate / EMA values differ from the run's config.json "
+                      "(recorded in config_changes.jsonl); structural changes are refused even then",
+                      flag_values=fv)
+    # A config file that cannot be loaded fails here, at flag parsing, before anything is created.
+    flags.register_validator("config", _config_loaded, message="--config could not be loaded", flag_values=fv)
     return fv
 
 
-def run_from_flags(flag_values=None) -> Result:
+def _config_loaded(value) -> bool:
+    import ml_collections
+
+    if value is None or isinstance(value, ml_collections.ConfigDict):
+        return True
+    error = vars(value).get("_error")  # ml_collections' placeholder for a config that failed to load
+    from absl import flags
+    raise flags.ValidationError(f"--config could not be loaded: {error}")
+
+
+def run_from_flags(flag_values=None, stop: preemption.StopSignal | None = None) -> Result:
     """Start the distributed runtime if the flags ask for it, then ``run`` the parsed config."""
     from absl import flags
 
@@ -283,18 +428,51 @@ def run_from_flags(flag_values=None) -> Result:
     distributed.initialize(fv.coordinator_address, fv.num_processes, fv.process_id,
                            auto_detect=fv.multihost, num_cpu_devices=fv.num_cpu_devices)
     log.setLevel(logging.INFO)
-    return run(fv.config, fv.workdir, fv.mode)
+    return run(fv.config, fv.workdir, fv.mode, allow_config_change=fv.allow_config_change, stop=stop)
+
+
+def _exit(code: int, message: str | None = None) -> None:
+    """Print ``message``, flush, and leave *now*: after a failed orbax write its worker threads can
+    block interpreter shutdown forever, so ``os._exit`` skips the thread joins (logs are flushed)."""
+    import sys
+
+    if message:
+        print(message, file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _no_orbax_tracebacks(record) -> bool:
+    """Drop orbax's logged tracebacks of a failed write: the same error ends the run as one line."""
+    return not (record.exc_info and "orbax" in record.pathname)
 
 
 def main(argv) -> None:
-    """absl entry point (``python -m experiments.train``)."""
+    """absl entry point (``python -m experiments.train``): one line per error, exit 1; 143 / 130 on SIGTERM / SIGINT."""
     from absl import logging as absl_logging
+
+    from genjax.train import checkpoint, lock
 
     del argv
     absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every save at INFO
+    logging.getLogger("absl").addFilter(_no_orbax_tracebacks)
+    from absl import flags
+
+    stop = preemption.StopSignal(pending=_EARLY_SIGNALS)
+    if flags.FLAGS.mode != "train":  # nothing to save: Ctrl-C / SIGTERM act at once
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+        _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+        if _EARLY_SIGNALS:
+            _exit(128 + _EARLY_SIGNALS[0], "stopped before the run started")
     try:
-        run_from_flags()
-    except NonFiniteLoss as e:
+        run_from_flags(stop=stop)
+    except preemption.Preempted as e:
+        _exit(e.exit_code, f"stopped: {e}")
+    except checkpoint.CheckpointError as e:
+        _exit(1, f"error: {e}")
+    except (NonFiniteLoss, lock.WorkdirLocked, ValueError) as e:
         raise SystemExit(f"error: {e}") from None
 
 

@@ -6,9 +6,29 @@ Family-specific sections (e.g. ``config.reflow``) are added by the configs that 
 """
 from __future__ import annotations
 
+import fnmatch
+import math
+import os
+
 import ml_collections
 
 SAMPLE_METRICS = ("mmd2", "energy_distance", "sliced_wasserstein")
+
+# What a resume may change (genjax.train.identity.Policy; keys are dotted, without "config."):
+# free keys alter neither the checkpoint nor the training; tunable ones need --allow_config_change;
+# every other key (network, data, loss, schedule, optimizer transforms, batch size, seed, family
+# sections) is fixed for the life of a workdir. grad_clip 0 <-> non-zero adds / removes a transform.
+RESUME_POLICY = dict(
+    free=("training.log_every", "training.sample_every", "training.checkpoint_every", "training.keep_checkpoints",
+          "eval.*", "sampling.*", "*.eval_*"),
+    tunable=("training.num_steps", "training.max_param_norm_ratio", "optim.lr", "optim.warmup_steps", "optim.b1",
+             "optim.b2", "optim.eps", "optim.weight_decay", "optim.grad_clip", "ema.*"),
+    zero_is_structural=("optim.grad_clip",),
+)
+# --mode eval / sample may differ from the run's config only in these keys (they do not define the model).
+EVAL_IGNORED = ("training.*", "optim.*", "ema.*", "eval.*", "sampling.*", "*.eval_*", "seed")
+# Keys holding layer sizes: every int in them must be >= 1.
+LAYER_SIZE_KEYS = ("*features", "*hidden", "*channels", "*channel_mult", "*_dim", "*num_res_blocks")
 
 
 def base() -> ml_collections.ConfigDict:
@@ -45,6 +65,7 @@ def base() -> ml_collections.ConfigDict:
     c.training.checkpoint_every = 1000
     c.training.keep_checkpoints = 3
     c.training.sample_every = 5000      # figure of samples every N steps (0: never)
+    c.training.max_param_norm_ratio = 10.0  # reject a step that grows ||params|| more than this (0: off)
 
     c.optim = ml_collections.ConfigDict()
     c.optim.optimizer = "adam"          # adam | adamw
@@ -103,3 +124,69 @@ def parse_arg(arg: str | None, allowed=("runlocal",)) -> str:
     if arg and arg not in allowed:
         raise ValueError(f"unknown config argument {arg!r}; choose one of {allowed} or none")
     return arg
+
+
+def _flat(c, prefix=""):
+    for k, v in c.items():
+        if isinstance(v, (ml_collections.ConfigDict, dict)):
+            yield from _flat(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def _ints(v):
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in _ints(item)]
+    return [v] if isinstance(v, int) and not isinstance(v, bool) else []
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+    """ValueError naming the key (``config.a.b=value: why``) for values no run can use; no JAX work.
+
+    Checked: training intervals and counts, learning rate and optimizer constants (finite, in range),
+    EMA rate, layer sizes (``LAYER_SIZE_KEYS``: ints >= 1; any negative int in ``model.net_kwargs``),
+    and a tfds ``data.data_dir`` that does not exist. Family builders check their own names later,
+    still before any compilation.
+    """
+    def need(ok, key, why):
+        if not ok:
+            value = dict(_flat(c)).get(key, "?")
+            raise ValueError(f"config.{key}={value!r}: {why}")
+
+    def num(key):
+        v = dict(_flat(c))[key]
+        need(isinstance(v, (int, float)) and not isinstance(v, bool), key, "must be a number")
+        return v
+
+    def finite(key):
+        v = num(key)
+        need(math.isfinite(v), key, "must be finite")
+        return v
+
+    t = c.training
+    for key in ("log_every", "checkpoint_every", "keep_checkpoints", "batch_size"):
+        need(isinstance(t[key], int) and t[key] >= 1, f"training.{key}", "must be an int >= 1")
+    need(isinstance(t.num_steps, int) and t.num_steps >= 0, "training.num_steps", "must be an int >= 0")
+    need(isinstance(t.sample_every, int) and t.sample_every >= 0, "training.sample_every",
+         "must be an int >= 0 (0: never)")
+    ratio = finite("training.max_param_norm_ratio")
+    need(ratio == 0 or ratio > 1, "training.max_param_norm_ratio", "must be 0 (off) or > 1")
+    need(finite("optim.lr") > 0, "optim.lr", "must be finite and > 0")
+    need(isinstance(c.optim.warmup_steps, int) and c.optim.warmup_steps >= 0, "optim.warmup_steps",
+         "must be an int >= 0")
+    need(finite("optim.grad_clip") >= 0, "optim.grad_clip", "must be finite and >= 0 (0: no clipping)")
+    for key in ("b1", "b2"):
+        need(0 <= finite(f"optim.{key}") < 1, f"optim.{key}", "must lie in [0, 1)")
+    need(finite("optim.eps") > 0, "optim.eps", "must be finite and > 0")
+    need(finite("optim.weight_decay") >= 0, "optim.weight_decay", "must be finite and >= 0")
+    need(0 <= finite("ema.rate") < 1, "ema.rate", "must lie in [0, 1)")
+    need(finite("ema.half_life_images") >= 0, "ema.half_life_images", "must be finite and >= 0 (0: use ema.rate)")
+    for key, value in _flat(c):
+        ints = _ints(value)
+        if key.startswith("model.net_kwargs.") and any(i < 0 for i in ints):
+            need(False, key, "holds a negative size")
+        if any(fnmatch.fnmatchcase(key, p) for p in LAYER_SIZE_KEYS) and any(i < 1 for i in ints):
+            need(False, key, "layer sizes must be >= 1")
+    if c.data.source == "tfds" and c.data.data_dir:
+        need(os.path.isdir(os.path.expanduser(c.data.data_dir)), "data.data_dir",
+             "the directory does not exist (tfds reads prepared data from it; '' means the tfds default)")

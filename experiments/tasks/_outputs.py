@@ -38,20 +38,65 @@ def _to_float(v):
     return bool(v) if v.dtype == np.bool_ else float(v)
 
 
-class MetricWriter:
-    """Appends {"step": s, **metrics} lines to workdir/metrics.jsonl and TensorBoard scalars."""
+def truncate_metrics(path: str, step: int) -> int:
+    """Drop the rows of a metrics.jsonl with "step" > ``step`` (and a torn last line); return how many.
 
-    def __init__(self, workdir: str, enabled: bool = True):
+    A run killed after logging step s but before checkpointing it resumes from an earlier step
+    and logs s again; truncating to the restored step keeps exactly one row per logged step. The
+    file is replaced atomically (write to a temporary file, ``os.replace``).
+    """
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        lines = f.read().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill mid-write
+        if not isinstance(row, dict) or int(row.get("step", 0)) <= step:
+            keep.append(line)
+    dropped = len(lines) - len(keep)
+    if dropped:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write("".join(line + "\n" for line in keep))
+        os.replace(tmp, path)
+    return dropped
+
+
+class MetricWriter:
+    """Appends {"step": s, **metrics} lines to workdir/metrics.jsonl and TensorBoard scalars.
+
+    ``resume_step``: the step a resumed run starts from. Rows logged after it by the previous run
+    (lost work) are removed from metrics.jsonl, and TensorBoard gets a ``SessionLog.START`` event
+    at that step, which makes TensorBoard discard the earlier run's events past it.
+    """
+
+    def __init__(self, workdir: str, enabled: bool = True, resume_step: int | None = None):
         self.enabled = enabled
         self._tb = None
         if not enabled:
             return
-        self._file = open(os.path.join(workdir, "metrics.jsonl"), "a")
+        path = os.path.join(workdir, "metrics.jsonl")
+        if resume_step is not None:
+            dropped = truncate_metrics(path, resume_step)
+            if dropped:
+                log.warning("metrics.jsonl: removed %d rows logged after step %d (the resumed step)", dropped,
+                            resume_step)
+        self._file = open(path, "a")
         try:
             from tensorboardX import SummaryWriter
             self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
         except ImportError:  # TensorBoard events are optional; metrics.jsonl is always written
             log.warning("tensorboardX is not installed: writing metrics.jsonl only")
+        if self._tb is not None and resume_step is not None:
+            from tensorboardX.proto import event_pb2
+
+            event = event_pb2.Event(wall_time=time.time(), step=int(resume_step),
+                                    session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))
+            self._tb._get_file_writer().add_event(event)
 
     def write(self, step: int, metrics: dict) -> None:
         if not self.enabled:
