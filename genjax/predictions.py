@@ -44,7 +44,7 @@ KINDS = ("eps", "x0", "v", "score", "velocity")
 PREDICTS = KINDS + ("edm",)
 
 __all__ = ["KINDS", "PREDICTS", "Model", "Node", "Parameterization", "broadcast_time", "check_predicts",
-           "coefficients", "convert", "denoise", "denoiser_from_prediction", "edm_coefficients",
+           "coefficients", "convert", "denoise", "finite", "denoiser_from_prediction", "edm_coefficients",
            "edm_loss_weight", "edm_precond", "edm_weight", "from_denoiser", "parameterization", "pf_velocity",
            "to_denoiser", "velocity"]
 
@@ -93,6 +93,13 @@ def coefficients(s: Schedule, t) -> Node:
     ls, dls = jax.jvp(s.log_sigma, (t,), (ones,))
     return Node(t=t, alpha=alpha, sigma=jnp.exp(ls), log_snr=la - ls, dalpha=dalpha, dlog_alpha=dla,
                 dlog_sigma=dls)
+
+
+def finite(node: Node) -> Node:
+    """The node with log_snr and f = dlog_alpha clipped to finite floats (they are infinite only where
+    alpha = 0 or sigma = 0; velocity-form steps never read them there): tables with no inf in them."""
+    clip = lambda a: jnp.nan_to_num(a, nan=jnp.nan)
+    return node._replace(log_snr=clip(node.log_snr), dlog_alpha=clip(node.dlog_alpha))
 
 
 def _b(c: Array, x: Array) -> Array:

@@ -24,6 +24,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
@@ -337,29 +338,37 @@ def time_grid(s: Schedule, num_steps: int, kind: str = "uniform", rho: float = 7
       - ``"log_snr"``: uniform in lambda = log(alpha / sigma) (Lu et al. 2022, DPM-Solver).
 
     ``to_zero=True`` appends the clean time t = 0 as in EDM (t_N = 0; only for schedules with
-    sigma(0) = 0): the grid then has ``num_steps + 1`` times, the first ``num_steps`` spaced as
-    above and the last 0. Ratios are computed in log space, so float32 grids have no inf/NaN.
+    sigma(0) = 0 exactly, as the samplers require of a clean end): the grid then has ``num_steps + 1``
+    times, the first ``num_steps`` spaced as above and the last 0. Ratios are computed in log space,
+    so float32 grids have no inf/NaN. The grid has the default float dtype (float64 under
+    ``jax_enable_x64``); ``num_steps`` may be a Python or numpy integer.
     """
-    if not isinstance(num_steps, int) or num_steps < 1:
+    if isinstance(num_steps, (bool, np.bool_)) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
         raise ValueError(f"time_grid: num_steps must be an int >= 1, got {num_steps!r}")
+    num_steps = int(num_steps)
     if kind not in GRID_KINDS:
         raise ValueError(f"time_grid: unknown kind {kind!r}; choose one of {GRID_KINDS}")
-    if rho <= 0:
-        raise ValueError(f"time_grid: rho must be > 0, got {rho}")
+    if not (isinstance(rho, (int, float, np.integer, np.floating)) and math.isfinite(rho) and rho > 0):
+        raise ValueError(f"time_grid: rho must be a finite number > 0, got {rho!r}")
+    dtype = jnp.result_type(float)   # float64 under jax_enable_x64, as jax.numpy
     if to_zero:
-        if float(s.sigma(jnp.float32(1e-30) if isinstance(s, EDM) else jnp.float32(0.0))) > 1e-3:
-            raise ValueError(f"time_grid: to_zero needs sigma(0) = 0; the {s.name} schedule has sigma(0) > 0")
+        with jax.ensure_compile_time_eval():
+            sigma0 = float(jnp.exp(s.log_sigma(jnp.zeros((), dtype))))
+        if sigma0 != 0.0:   # the samplers accept a last time with sigma exactly 0 only
+            raise ValueError(f"time_grid: to_zero needs sigma(0) = 0 exactly; the {s.name} schedule has "
+                             f"sigma(0) = {sigma0:.3g} (its t = 0 is not a clean end; use to_zero=False)")
         if num_steps < 2:
             raise ValueError("time_grid: to_zero needs num_steps >= 2")
         head = time_grid(s, num_steps - 1, kind, rho)
         return jnp.concatenate([head, jnp.zeros((1,), head.dtype)])
     n = num_steps
-    frac = jnp.arange(n + 1, dtype=jnp.float32) / n
+    frac = jnp.arange(n + 1, dtype=dtype) / n
     if kind == "uniform":
         ts = s.t_max + frac * (s.t_min - s.t_max)
     else:
-        lam_hi = float(s.log_snr(jnp.float64(s.t_min) if jax.config.jax_enable_x64 else jnp.float32(s.t_min)))
-        lam_lo = float(s.log_snr(jnp.float32(s.t_max)))
+        with jax.ensure_compile_time_eval():
+            lam_hi = float(s.log_snr(jnp.asarray(s.t_min, dtype)))
+            lam_lo = float(s.log_snr(jnp.asarray(s.t_max, dtype)))
         if not (math.isfinite(lam_hi) and math.isfinite(lam_lo)):
             raise ValueError(
                 f"time_grid: kind={kind!r} spaces the grid in log-SNR, which is infinite at the ends "
@@ -372,7 +381,7 @@ def time_grid(s: Schedule, num_steps: int, kind: str = "uniform", rho: float = 7
             lam = -rho * jnp.log(a + frac * (b - a))
         ts = s.t_from_log_snr(lam)
     # pin the ends exactly (rounding in the spacing formulas must not move them)
-    return ts.astype(jnp.float32).at[0].set(s.t_max).at[-1].set(s.t_min)
+    return ts.astype(dtype).at[0].set(s.t_max).at[-1].set(s.t_min)
 
 
 # --- training-time samplers for t ----------------------------------------------------------------

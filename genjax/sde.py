@@ -19,47 +19,20 @@ Generative Models" (eq. 4); Anderson 1982, "Reverse-time diffusion equation mode
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
+from genjax import predictions
 from genjax.integrators.sde import SDE
 from genjax.schedules import Schedule
 
 Array = jax.Array
 
 
-class Coeffs(NamedTuple):
-    """Schedule coefficients at times t (every field has the shape of t).
-
-    t, alpha, sigma, log_snr (lambda = log alpha/sigma), dalpha (alpha'), dlog_alpha
-    (f = alpha'/alpha), dlog_sigma (sigma'/sigma). At a clean end sigma(t) = 0 (EDM / rectified
-    t = 0) sigma = 0, log_snr = +inf and dlog_sigma = +inf: solvers never evaluate the velocity
-    there.
-    """
-
-    t: Array
-    alpha: Array
-    sigma: Array
-    log_snr: Array
-    dalpha: Array
-    dlog_alpha: Array
-    dlog_sigma: Array
-
-
-def coefficients(s: Schedule, t) -> Coeffs:
-    """All coefficients at t (any shape), by forward-mode autodiff of the schedule.
-
-    alpha' comes from ``s.alpha`` itself (not alpha * d log alpha), so it is finite where alpha = 0.
-    """
-    t = jnp.asarray(t, jnp.float32)
-    ones = jnp.ones_like(t)
-    alpha, dalpha = jax.jvp(s.alpha, (t,), (ones,))
-    la, dla = jax.jvp(s.log_alpha, (t,), (ones,))
-    ls, dls = jax.jvp(s.log_sigma, (t,), (ones,))
-    return Coeffs(t=t, alpha=alpha, sigma=jnp.exp(ls), log_snr=la - ls, dalpha=dalpha,
-                  dlog_alpha=dla, dlog_sigma=dls)
+Coeffs = predictions.Node          # the coefficient table (one definition, in genjax.predictions)
+coefficients = predictions.coefficients
 
 
 def _bcast(c: Array, x: Array) -> Array:
@@ -69,9 +42,8 @@ def _bcast(c: Array, x: Array) -> Array:
 
 
 def velocity(c: Coeffs, x: Array, d: Array) -> Array:
-    """PF-ODE velocity from the denoiser output d = D(x, t): alpha' d + (sigma'/sigma)(x - alpha d)."""
-    alpha = _bcast(c.alpha, x)
-    return _bcast(c.dalpha, x) * d + _bcast(c.dlog_sigma, x) * (x - alpha * d)
+    """PF-ODE velocity from the denoiser output d = D(x, t): ``predictions.pf_velocity`` (one formula)."""
+    return predictions.pf_velocity(c, x, d)
 
 
 def reverse_drift(c: Coeffs, x: Array, d: Array) -> Array:
@@ -94,8 +66,8 @@ def pf_ode(s: Schedule, denoiser: Callable) -> Callable:
     """
     _check(s, denoiser)
 
-    def field(t, x):
-        return velocity(coefficients(s, t), x, denoiser(x, t))
+    def field(t, x):   # a velocity network (predictions.Model) is called and returned as is
+        return predictions.velocity(denoiser, coefficients(s, t), x)
 
     return field
 
@@ -108,7 +80,8 @@ def reverse_sde(s: Schedule, denoiser: Callable) -> SDE:
     _check(s, denoiser)
 
     def drift(t, x):
-        return reverse_drift(coefficients(s, t), x, denoiser(x, t))
+        c = coefficients(s, t)
+        return reverse_drift(c, x, predictions.denoise(denoiser, c, x))
 
     return SDE(drift=drift, diffusion=lambda t: diffusion(coefficients(s, t)))
 

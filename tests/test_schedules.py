@@ -191,3 +191,24 @@ def test_schedules_hash_by_value():
     assert schedules.vp_linear() == schedules.vp_linear()
     assert hash(schedules.edm()) == hash(schedules.edm())
     assert schedules.vp_linear(beta_max=10.0) != schedules.vp_linear()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: schedules.time_grid(ALL["vp_linear"], 10, "karras", rho=float("nan")), "rho"),
+    (lambda: schedules.time_grid(ALL["vp_linear"], 10, "karras", rho=float("inf")), "rho"),
+    (lambda: schedules.time_grid(ALL["vp_linear"], True), "num_steps"),
+    (lambda: schedules.time_grid(ALL["vp_linear"], 4.0), "num_steps"),
+    # sigma(0) of the cosine schedule is 1.8e-4 in float32, not 0: the samplers would reject the grid
+    (lambda: schedules.time_grid(schedules.vp_cosine(), 10, to_zero=True), "sigma\\(0\\)"),
+], ids=["rho-nan", "rho-inf", "num_steps-bool", "num_steps-float", "vp_cosine-to_zero"])
+def test_time_grid_rejects_silently_wrong_inputs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_time_grid_accepts_numpy_ints_and_follows_x64():
+    s = ALL["edm"]
+    np.testing.assert_array_equal(schedules.time_grid(s, np.int64(4), "karras"), schedules.time_grid(s, 4, "karras"))
+    with jax.enable_x64(True):
+        ts = schedules.time_grid(s, 8, "karras", to_zero=True)
+        assert ts.dtype == jnp.float64 and float(ts[0]) == 80.0 and float(ts[-1]) == 0.0

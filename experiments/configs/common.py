@@ -45,6 +45,9 @@ def base() -> ml_collections.ConfigDict:
     c.schedule = ml_collections.ConfigDict()
     c.schedule.name = "rectified"       # genjax.schedules.get(name, **kwargs)
     c.schedule.kwargs = ml_collections.ConfigDict()
+    # range overrides from the command line (--config.schedule.kwargs.t_max=1.0); None: the factory's default
+    c.schedule.kwargs.t_min = ml_collections.config_dict.placeholder(float)
+    c.schedule.kwargs.t_max = ml_collections.config_dict.placeholder(float)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "flow_matching"       # a genjax.losses factory

@@ -41,8 +41,11 @@ def network(config, data):
 
 
 def schedule(config):
-    with config_error("config.schedule.name"):
-        return schedules.get(config.schedule.name, **config.schedule.kwargs.to_dict())
+    """The schedule of config.schedule (kwargs left at None take the factory's default)."""
+    kwargs = {k: v for k, v in config.schedule.kwargs.to_dict().items() if v is not None}
+    known = config.schedule.name in schedules.BY_NAME
+    with config_error("config.schedule.kwargs" if known else "config.schedule.name"):
+        return schedules.get(config.schedule.name, **kwargs)
 
 
 def loss(config, s, apply):

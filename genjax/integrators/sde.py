@@ -37,6 +37,11 @@ def tree_normal(key, x):
     return jax.tree_util.tree_unflatten(treedef, noise)
 
 
+def em_update(h, drift0: Callable, scale, z, x):
+    """One Euler-Maruyama update, written once: x1 = x0 + h drift0(x0) + scale z (scale = g sqrt|h|)."""
+    return jax.tree_util.tree_map(lambda xi, di, zi: xi + (h * di + scale * zi).astype(xi.dtype), x, drift0(x), z)
+
+
 def euler_maruyama() -> Solver:
     """Euler-Maruyama, strong order 1/2 (weak order 1):
 
@@ -48,10 +53,7 @@ def euler_maruyama() -> Solver:
         if key is None:
             raise ValueError("euler_maruyama needs a PRNG key")
         h = t1 - t0
-        drift = sde.drift(t0, x)
-        scale = sde.diffusion(t0) * jnp.sqrt(jnp.abs(h))
-        z = tree_normal(key, x)
-        x1 = jax.tree_util.tree_map(lambda xi, di, zi: xi + h * di + scale * zi, x, drift, z)
+        x1 = em_update(h, lambda y: sde.drift(t0, y), sde.diffusion(t0) * jnp.sqrt(jnp.abs(h)), tree_normal(key, x), x)
         return x1, state, jnp.int32(1)
 
     return Solver(init=lambda x: None, step=step, order=1)

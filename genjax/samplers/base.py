@@ -28,7 +28,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax import predictions
 from genjax._memo import memoized  # noqa: F401  (re-exported for the sampler modules)
+from genjax.predictions import Node
+from genjax.samplers.checks import (as_traced, check_output_shape, check_schedule_grid,  # noqa: F401 (re-exported)
+                                    check_variances, check_x_init, checked_grid, clean_end, no_check, sigma_is_zero,
+                                    variances_check)
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -73,111 +78,60 @@ class SampleInfo(NamedTuple):
     converged: Optional[Array] = None
 
 
-def no_check(s, ts) -> None:
-    del s, ts
+def head(node: Node) -> Node:
+    """The coefficient table at the grid's step starts t_0 .. t_{N-1} (drop the last time)."""
+    return predictions.finite(Node(*(a[:-1] for a in node)))
 
 
-def check_variances(caller: str, variances) -> np.ndarray:
-    """Reverse variances as a concrete float32 [N] array, or a clear error naming ``caller``."""
-    if isinstance(variances, jax.core.Tracer):
-        raise TypeError(f"{caller}: variances must be concrete (compute them before building the sampler)")
-    var = np.asarray(variances, np.float32)
-    if var.ndim != 1 or var.size == 0 or not np.all(np.isfinite(var)) or np.any(var < 0):
-        raise ValueError(f"{caller}: variances must be a finite, non-negative, non-empty 1-D array; got "
-                         f"shape {var.shape}")
-    return var
+def checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final):
+    """Check ``sample``'s arguments before tracing; return (traced denoiser, ts array, x_init, key).
 
-
-def variances_check(caller: str, var):
-    """The ``Sampler.check`` of a sampler built with ``variances``: one per step of ts."""
-    def check(s, ts):
-        del s
-        if var is not None and var.shape[0] != np.shape(ts)[0] - 1:
-            raise ValueError(f"{caller}: variances has {var.shape[0]} entries but ts has "
-                             f"{np.shape(ts)[0] - 1} steps")
-    return check
-
-
-def sigma_is_zero(s: Schedule, t) -> Array:
-    """True where sigma(t) == 0 (the clean end t = 0 of EDM / rectified-flow grids)."""
-    return jnp.exp(s.log_sigma(t)) == 0.0
-
-
-def clean_end(s: Schedule, t) -> bool:
-    """Host-side ``sigma(t) == 0`` for a concrete time t; also valid while tracing an outer jit."""
-    with jax.ensure_compile_time_eval():
-        return bool(sigma_is_zero(s, jnp.float32(t)))
-
-
-def check_schedule_grid(s: Schedule, ts, name: str = "ts") -> None:
-    """Raise ValueError unless ts is a strictly decreasing 1-D grid in [t_min, t_max].
-
-    The last time may also be a clean end with sigma(ts[-1]) == 0 (``time_grid(..., to_zero=True)``).
-    Tracers are checked for shape only.
+    The grid checks run once per distinct (schedule, sampler, grid) and the denoiser's output
+    shape once per compiled signature, so repeated calls pay a dictionary lookup.
     """
-    if not isinstance(s, Schedule):
-        raise TypeError(f"s must be a genjax.schedules.Schedule, got {type(s).__name__}")
-    shape = np.shape(ts)
-    if len(shape) != 1 or shape[0] < 2:
-        raise ValueError(f"{name} must be a 1-D grid of at least 2 times (num_steps + 1), got shape {shape}")
-    if isinstance(ts, jax.core.Tracer):
-        return
-    arr = np.asarray(ts, np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {arr}")
-    if not np.all(np.diff(arr) < 0):
-        raise ValueError(f"{name} must be strictly decreasing (t_max -> t_min), got {arr}")
-    tol = 1e-6 * max(1.0, abs(s.t_max))
-    if arr[0] > s.t_max + tol:
-        raise ValueError(f"{name}[0] = {arr[0]} exceeds t_max = {s.t_max} of the {s.name} schedule")
-    head_ok = np.all(arr[:-1] >= s.t_min - tol)
-    last_ok = arr[-1] >= s.t_min - tol or clean_end(s, arr[-1])
-    if not (head_ok and last_ok):
-        raise ValueError(f"{name} must lie in [t_min, t_max] = [{s.t_min}, {s.t_max}] for the {s.name} "
-                         f"schedule (the last time may be a clean end with sigma = 0); got {arr}")
-
-
-def _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final):
-    """Check ``sample``'s arguments before tracing; return (Partial denoiser, ts f32, x_init, key)."""
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable denoiser(x, t), got {type(denoiser).__name__}")
     if not isinstance(solver, Sampler):
         raise TypeError(f"solver must be a genjax.samplers.Sampler (e.g. samplers.heun()), got "
                         f"{type(solver).__name__}; integrators.Solver steppers run through integrators.integrate")
-    check_schedule_grid(s, ts)
-    solver.check(s, ts)
-    if np.ndim(x_init) < 1:
-        raise ValueError(f"x_init must have a batch axis, x_init: [B, ...]; got shape {np.shape(x_init)}")
+    if isinstance(denoiser, predictions.Model) and denoiser.schedule != s:
+        raise ValueError(f"denoiser was built for the {denoiser.schedule} schedule but s is {s}")
+    ts = checked_grid(s, solver, ts, denoise_final)
+    x_init = check_x_init(x_init)
     if solver.stochastic and key is None:
         raise ValueError(f"the {solver.name} sampler is stochastic: pass a PRNG key")
-    if denoise_final and not isinstance(ts, jax.core.Tracer) and clean_end(s, np.asarray(ts)[-1]):
-        raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
-    if not isinstance(denoiser, jax.tree_util.Partial):
-        denoiser = jax.tree_util.Partial(denoiser)   # arrays it carries become traced arguments
-    return (denoiser, jnp.asarray(ts, jnp.float32), jnp.asarray(x_init),
-            key if solver.stochastic else None)
+    denoiser = as_traced(denoiser)
+    check_output_shape(denoiser, x_init, ts)
+    return denoiser, ts, x_init, key if solver.stochastic else None
 
 
 @functools.partial(jax.jit, static_argnames=("s", "solver", "save_trajectory", "denoise_final"))
-def _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final):
+def run(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final):
+    """The sequential sampler: one ``lax.scan`` over the grid (checked arguments, see ``sample``)."""
     coeffs = solver.prepare(s, ts)
     n = ts.shape[0] - 1
+    state0 = solver.init(x_init)
+    cast = lambda new, old: jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, old)
 
     def body(carry, inp):
         x, state, nfe = carry
         i, c = inp
         k = None if key is None else jax.random.fold_in(key, i)
-        x, state, n_i = solver.step(denoiser, c, x, state, k)
-        return (x, state, nfe + n_i), (x if save_trajectory else None)
+        x1, state1, n_i = solver.step(denoiser, c, x, state, k)
+        x1, state1 = cast((x1, state1), (x, state))   # float64 grids with a float32 state keep the state's dtype
+        return (x1, state1, nfe + n_i), (x1 if save_trajectory else None)
 
-    init = (x_init, solver.init(x_init), jnp.zeros((), jnp.int32))
+    init = (x_init, state0, jnp.zeros((), jnp.int32))
     (x, _, nfe), traj = jax.lax.scan(body, init, (jnp.arange(n), coeffs))
     if save_trajectory:
         traj = jnp.concatenate([x_init[None], traj], 0)
     if denoise_final:
-        x = denoiser(x, ts[-1])
+        x = denoiser(x, ts[-1]).astype(x_init.dtype)
         nfe = nfe + 1
     return x, SampleInfo(nfe=nfe, trajectory=traj, num_iters=jnp.asarray(n, jnp.int32), converged=jnp.asarray(True))
+
+
+_checked_inputs, _sample = checked_inputs, run   # the names samplers.parallel imports
 
 
 def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: Array, key=None, *,
@@ -204,6 +158,6 @@ def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: 
 
     References: Karras et al. 2022 (Algorithms 1-2); Song et al. 2021; Lu et al. 2022.
     """
-    denoiser, ts, x_init, key = _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
-    return _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
+    denoiser, ts, x_init, key = checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
+    return run(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
 

@@ -20,12 +20,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, check_variances, memoized, no_check, variances_check
+from genjax import predictions
+from genjax.predictions import Node
+from genjax.samplers.base import Sampler, check_variances, head, memoized, no_check, variances_check
 
 
 class _ExpCoeffs(NamedTuple):
-    t: jax.Array        # t_i
+    node: Node          # coefficients at t_i
     cx: jax.Array       # sigma_{i+1} / sigma_i
     cd: jax.Array       # alpha_{i+1} (1 - e^{-h_i})
     w0: jax.Array       # multistep weight of D_i
@@ -34,7 +35,7 @@ class _ExpCoeffs(NamedTuple):
 
 def _exp_table(s, ts):
     """(t_i, e^{-h_i}, sigma ratio, alpha_{i+1}, h_i) for the steps of the grid."""
-    c = sde_lib.coefficients(s, ts)
+    c = predictions.coefficients(s, ts)
     lam0, lam1 = c.log_snr[:-1], c.log_snr[1:]
     expm1_neg_h = jnp.expm1(lam0 - lam1)                      # e^{-h} - 1, exactly -1 at sigma = 0
     cx = jnp.exp(s.log_sigma(ts[1:]) - s.log_sigma(ts[:-1]))  # sigma_{i+1} / sigma_i
@@ -61,15 +62,15 @@ def dpm_solver_pp(order: int = 2) -> Sampler:
         n = ts.shape[0] - 1
         if order == 2 and n > 2:
             r = h[:-1] / h[1:]                        # r_i = h_{i-1} / h_i for i >= 1
-            w1 = jnp.concatenate([jnp.zeros((1,)), -0.5 / r])
+            w1 = jnp.concatenate([jnp.zeros((1,), r.dtype), -0.5 / r])
             w1 = w1.at[-1].set(0.0)                   # lower order on the last step
         else:
-            w1 = jnp.zeros((n,))
-        return _ExpCoeffs(t=c.t[:-1], cx=cx, cd=-c.alpha[1:] * expm1_neg_h, w0=1.0 - w1, w1=w1)
+            w1 = jnp.zeros((n,), ts.dtype)
+        return _ExpCoeffs(node=head(c), cx=cx, cd=-c.alpha[1:] * expm1_neg_h, w0=1.0 - w1, w1=w1)
 
-    def step(denoiser, c, x, d_prev, key):
+    def step(model, c, x, d_prev, key):
         del key
-        d = denoiser(x, c.t)
+        d = predictions.denoise(model, c.node, x)
         x1 = c.cx * x + c.cd * (c.w0 * d + c.w1 * d_prev)
         return x1, d, jnp.int32(1)
 
@@ -78,7 +79,7 @@ def dpm_solver_pp(order: int = 2) -> Sampler:
 
 
 class _DDIMCoeffs(NamedTuple):
-    t: jax.Array
+    node: Node
     alpha0: jax.Array
     inv_sigma0: jax.Array
     alpha1: jax.Array
@@ -121,15 +122,15 @@ def _ddim(eta: float, var) -> Sampler:
         c, h, expm1_neg_h, _ = _exp_table(s, ts)
         one_minus_e2h = -jnp.expm1(-2.0 * h)         # 1 - e^{-2h}, exactly 1 at sigma = 0
         sigma1 = c.sigma[1:]
-        return _DDIMCoeffs(t=c.t[:-1], alpha0=c.alpha[:-1], inv_sigma0=1.0 / c.sigma[:-1], alpha1=c.alpha[1:],
+        return _DDIMCoeffs(node=head(c), alpha0=c.alpha[:-1], inv_sigma0=1.0 / c.sigma[:-1], alpha1=c.alpha[1:],
                            c_eps=sigma1 * jnp.sqrt(jnp.maximum(1.0 - eta**2 * one_minus_e2h, 0.0)),
                            c_noise=eta * sigma1 * jnp.sqrt(one_minus_e2h) if var is None
-                           else jnp.sqrt(jnp.asarray(var)))
+                           else jnp.sqrt(jnp.asarray(var, ts.dtype)))
 
     stochastic = eta > 0 or var is not None
 
-    def step(denoiser, c, x, state, key):
-        d = denoiser(x, c.t)
+    def step(model, c, x, state, key):
+        d = predictions.denoise(model, c.node, x)
         eps = (x - c.alpha0 * d) * c.inv_sigma0
         x1 = c.alpha1 * d + c.c_eps * eps
         if stochastic:

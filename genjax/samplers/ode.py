@@ -1,8 +1,10 @@
 """Probability-flow ODE samplers: Euler, Heun (EDM Algorithm 1), RK4, and adaptive Dormand-Prince.
 
-All integrate dx/dt = alpha' D + (sigma'/sigma)(x - alpha D) in t. Writing the velocity as
-``v = p x + q D`` with p = sigma'/sigma and q = alpha' - p alpha, each stage is a single affine
-update whose coefficients are tabulated over the grid before the scan.
+All integrate the probability-flow velocity dx/dt = v(x, t) = p x + q D (p = sigma'/sigma,
+q = alpha' - p alpha) with the update formulas of ``genjax.integrators.ode`` (written once there):
+the schedule coefficients of every stage are tabulated over the grid before the scan, and each
+stage calls ``predictions.velocity(model, node, x)``: one network call, and a velocity network's
+output is used as is (no round trip through D, so rectified flow with t_max = 1 stays finite).
 
 A step to a clean time with sigma(t_{i+1}) = 0 (``time_grid(..., to_zero=True)``) makes no
 evaluation there (the velocity is 0 * inf at sigma = 0): Heun and RK4 take an Euler step, as in
@@ -20,35 +22,34 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from genjax import predictions
 from genjax import sde as sde_lib
+from genjax.integrators import ode
 from genjax.integrators.adaptive import AdaptiveInfo, dopri5
-from genjax.samplers.base import Sampler, memoized, no_check, sigma_is_zero
+from genjax.predictions import Node
+from genjax.samplers.base import Sampler, as_traced, check_x_init, memoized, no_check, sigma_is_zero
 from genjax.schedules import Schedule
 
 
-class _Node(NamedTuple):
-    """The PF-ODE velocity at one time as v = p x + q D."""
-
-    t: jax.Array
-    p: jax.Array
-    q: jax.Array
-
-
-def _nodes(s: Schedule, t, valid=None) -> _Node:
-    c = sde_lib.coefficients(s, t)
-    p, q = c.dlog_sigma, c.dalpha - c.dlog_sigma * c.alpha
-    if valid is not None:  # clean ends (sigma = 0) are never evaluated; keep the table finite
-        p, q = jnp.where(valid, p, 0.0), jnp.where(valid, q, 0.0)
-    return _Node(c.t, p, q)
+def nodes(s: Schedule, t, valid=None, fallback=None) -> Node:
+    """The coefficient table at the stage times t; where ``valid`` is False (a clean end sigma = 0,
+    never evaluated) the entries of ``fallback`` are used instead, so the table stays finite."""
+    c = predictions.finite(predictions.coefficients(s, t))
+    if valid is None:
+        return c
+    return Node(*(jnp.where(valid, a, b) for a, b in zip(c, fallback)))
 
 
-def _vel(denoiser, node: _Node, x):
-    return node.p * x + node.q * denoiser(x, node.t)
+def _field(model, node: Node):
+    """The stage field x -> PF-ODE velocity at one tabulated node (one network call)."""
+    return lambda x: predictions.velocity(model, node, x)
 
 
-class _HeunCoeffs(NamedTuple):
-    n0: _Node
-    n1: _Node
+class HeunCoeffs(NamedTuple):
+    """One Heun step's table: the nodes at both ends, h = t1 - t0, and the sigma(t1) = 0 flag."""
+
+    n0: Node
+    n1: Node
     h: jax.Array
     to_zero: jax.Array
 
@@ -60,32 +61,27 @@ def euler() -> Sampler:
     References: Song et al. 2021 (probability-flow ODE); Karras et al. 2022 (Table 1).
     """
     def prepare(s, ts):
-        return _nodes(s, ts[:-1]), ts[1:] - ts[:-1]
+        return nodes(s, ts[:-1]), ts[1:] - ts[:-1]
 
-    def step(denoiser, c, x, state, key):
+    def step(model, c, x, state, key):
         del key
         node, h = c
-        return x + h * _vel(denoiser, node, x), state, jnp.int32(1)
+        x1, nfe = ode.euler_update(h, _field(model, node), x)
+        return x1, state, nfe
 
     return Sampler(prepare, lambda x: None, step, order=1, stochastic=False, check=no_check, name="euler")
 
 
-def _heun_prepare(s, t0, t1):
+def heun_prepare(s, t0, t1) -> HeunCoeffs:
+    """The Heun table for steps t0 -> t1 (arrays of equal shape)."""
     to_zero = sigma_is_zero(s, t1)
-    return _HeunCoeffs(_nodes(s, t0), _nodes(s, t1, ~to_zero), t1 - t0, to_zero)
+    n0 = nodes(s, t0)
+    return HeunCoeffs(n0, nodes(s, t1, ~to_zero, n0), t1 - t0, to_zero)
 
 
-def heun_step(denoiser, c: _HeunCoeffs, x):
+def heun_step(model, c: HeunCoeffs, x):
     """One EDM Algorithm 1 step from c.n0.t to c.n1.t: returns (x1, nfe), nfe = 1 if sigma_1 = 0 else 2."""
-    d0 = _vel(denoiser, c.n0, x)
-    x_euler = x + c.h * d0
-
-    def correct(_):
-        d1 = _vel(denoiser, c.n1, x_euler)
-        return x + (0.5 * c.h) * (d0 + d1)
-
-    x1 = jax.lax.cond(c.to_zero, lambda _: x_euler, correct, None)
-    return x1, jnp.where(c.to_zero, 1, 2).astype(jnp.int32)
+    return ode.heun_update(c.h, _field(model, c.n0), _field(model, c.n1), x, skip=c.to_zero)
 
 
 @memoized
@@ -100,11 +96,11 @@ def heun() -> Sampler:
     Models", Algorithm 1.
     """
     def prepare(s, ts):
-        return _heun_prepare(s, ts[:-1], ts[1:])
+        return heun_prepare(s, ts[:-1], ts[1:])
 
-    def step(denoiser, c, x, state, key):
+    def step(model, c, x, state, key):
         del key
-        x1, nfe = heun_step(denoiser, c, x)
+        x1, nfe = heun_step(model, c, x)
         return x1, state, nfe
 
     return Sampler(prepare, lambda x: None, step, order=2, stochastic=False, check=no_check, name="heun")
@@ -119,21 +115,14 @@ def rk4() -> Sampler:
     def prepare(s, ts):
         t0, t1 = ts[:-1], ts[1:]
         to_zero = sigma_is_zero(s, t1)
-        return _nodes(s, t0), _nodes(s, 0.5 * (t0 + t1)), _nodes(s, t1, ~to_zero), t1 - t0, to_zero
+        n0 = nodes(s, t0)
+        return n0, nodes(s, 0.5 * (t0 + t1)), nodes(s, t1, ~to_zero, n0), t1 - t0, to_zero
 
-    def step(denoiser, c, x, state, key):
+    def step(model, c, x, state, key):
         del key
         n0, nm, n1, h, to_zero = c
-        k1 = _vel(denoiser, n0, x)
-
-        def full(_):
-            k2 = _vel(denoiser, nm, x + (0.5 * h) * k1)
-            k3 = _vel(denoiser, nm, x + (0.5 * h) * k2)
-            k4 = _vel(denoiser, n1, x + h * k3)
-            return x + (h / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
-
-        x1 = jax.lax.cond(to_zero, lambda _: x + h * k1, full, None)
-        return x1, state, jnp.where(to_zero, 1, 4).astype(jnp.int32)
+        x1, nfe = ode.rk4_update(h, _field(model, n0), _field(model, nm), _field(model, n1), x, skip=to_zero)
+        return x1, state, nfe
 
     return Sampler(prepare, lambda x: None, step, order=4, stochastic=False, check=no_check, name="rk4")
 
@@ -178,9 +167,7 @@ def sample_adaptive(denoiser, s: Schedule, x_init, rtol: float = 1e-5, atol: flo
         raise ValueError(f"sample_adaptive: need rtol, atol >= 0 and not both 0, got {rtol}, {atol}")
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"sample_adaptive: max_steps must be an int >= 1, got {max_steps!r}")
-    if jnp.ndim(x_init) < 1:
-        raise ValueError(f"x_init must have a batch axis, x_init: [B, ...]; got shape {jnp.shape(x_init)}")
-    if not isinstance(denoiser, jax.tree_util.Partial):
-        denoiser = jax.tree_util.Partial(denoiser)
-    return _adaptive(denoiser, s, jnp.asarray(x_init), jnp.float32(rtol), jnp.float32(atol), jnp.float32(t0),
-                     jnp.float32(t1), max_steps, denoise_final)
+    x_init = check_x_init(x_init)
+    dt = x_init.dtype
+    return _adaptive(as_traced(denoiser), s, x_init, jnp.asarray(rtol, dt), jnp.asarray(atol, dt),
+                     jnp.asarray(t0, dt), jnp.asarray(t1, dt), max_steps, denoise_final)

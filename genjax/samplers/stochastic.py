@@ -18,9 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax import predictions
 from genjax import sde as sde_lib
-from genjax.samplers.base import Sampler, check_variances, memoized, no_check, variances_check
-from genjax.samplers.ode import _heun_prepare, heun_step
+from genjax.integrators.sde import em_update
+from genjax.predictions import Node
+from genjax.samplers.base import Sampler, check_variances, head, memoized, no_check, variances_check
+from genjax.samplers.ode import heun_prepare, heun_step
 
 
 def _normal(key, x):
@@ -28,25 +31,28 @@ def _normal(key, x):
 
 
 class _EMCoeffs(NamedTuple):
-    t: jax.Array
-    a: jax.Array       # x coefficient: 1 + h (f - 2 lambda')
-    b: jax.Array       # D coefficient: 2 h lambda' alpha
+    node: Node         # coefficients at t_i
+    h: jax.Array       # t_{i+1} - t_i < 0
     noise: jax.Array   # g(t_i) sqrt(|h|)
 
 
 def _em_table(s, ts) -> _EMCoeffs:
-    c = sde_lib.coefficients(s, ts[:-1])
+    c = predictions.finite(predictions.coefficients(s, ts[:-1]))
     h = ts[1:] - ts[:-1]
-    lam_dot = c.dlog_alpha - c.dlog_sigma
-    return _EMCoeffs(t=c.t, a=1.0 + h * (c.dlog_alpha - 2.0 * lam_dot), b=2.0 * h * lam_dot * c.alpha,
-                     noise=sde_lib.diffusion(c) * jnp.sqrt(jnp.abs(h)))
+    return _EMCoeffs(node=c, h=h, noise=sde_lib.diffusion(c) * jnp.sqrt(jnp.abs(h)))
+
+
+def _em_step(model, c: _EMCoeffs, x, z):
+    """Euler-Maruyama on the reverse SDE (the one EM update of ``genjax.integrators.sde``)."""
+    drift = lambda y: sde_lib.reverse_drift(c.node, y, predictions.denoise(model, c.node, y))
+    return em_update(c.h, drift, c.noise, z, x)
 
 
 def _check_alpha_positive(s, ts) -> None:
     """The reverse SDE's f = d log alpha/dt and g diverge where alpha = 0 (rectified t = 1)."""
     if isinstance(ts, jax.core.Tracer):
         return
-    if not float(s.alpha(jnp.float32(np.asarray(ts)[0]))) > 0:
+    if not float(s.alpha(np.float64(np.asarray(ts)[0]))) > 0:
         raise ValueError(f"reverse-SDE samplers need alpha(ts[0]) > 0; the {s.name} schedule has alpha = 0 at "
                          f"t = {float(np.asarray(ts)[0])} (use t_max < 1 or an ODE sampler)")
 
@@ -62,16 +68,15 @@ def euler_maruyama() -> Sampler:
     References: Song et al. 2021, "Score-Based Generative Modeling through SDEs" (eq. 6);
     Kloeden & Platen 1992.
     """
-    def step(denoiser, c, x, state, key):
-        x1 = c.a * x + c.b * denoiser(x, c.t) + c.noise * _normal(key, x)
-        return x1, state, jnp.int32(1)
+    def step(model, c, x, state, key):
+        return _em_step(model, c, x, _normal(key, x)), state, jnp.int32(1)
 
     return Sampler(_em_table, lambda x: None, step, order=1, stochastic=True, check=_check_alpha_positive,
                    name="euler_maruyama")
 
 
 class _AncCoeffs(NamedTuple):
-    t: jax.Array
+    node: Node
     cx: jax.Array      # alpha_{t|s} sigma_s^2 / sigma_t^2 = sigma_s e^{-h} / sigma_t
     cd: jax.Array      # alpha_s - cx alpha_t
     std: jax.Array     # reverse-step std
@@ -106,14 +111,14 @@ def _ancestral_default() -> Sampler:
 
 def _ancestral(var) -> Sampler:
     def prepare(s, ts):
-        c = sde_lib.coefficients(s, ts)
+        c = predictions.coefficients(s, ts)
         h = c.log_snr[1:] - c.log_snr[:-1]
         ratio = jnp.exp(s.log_sigma(ts[1:]) - s.log_sigma(ts[:-1]) - h)   # sigma_s e^{-h} / sigma_t
-        std = c.sigma[1:] * jnp.sqrt(-jnp.expm1(-2.0 * h)) if var is None else jnp.sqrt(jnp.asarray(var))
-        return _AncCoeffs(t=c.t[:-1], cx=ratio, cd=c.alpha[1:] - ratio * c.alpha[:-1], std=std)
+        std = c.sigma[1:] * jnp.sqrt(-jnp.expm1(-2.0 * h)) if var is None else jnp.sqrt(jnp.asarray(var, ts.dtype))
+        return _AncCoeffs(node=head(c), cx=ratio, cd=c.alpha[1:] - ratio * c.alpha[:-1], std=std)
 
-    def step(denoiser, c, x, state, key):
-        x1 = c.cx * x + c.cd * denoiser(x, c.t) + c.std * _normal(key, x)
+    def step(model, c, x, state, key):
+        x1 = c.cx * x + c.cd * predictions.denoise(model, c.node, x) + c.std * _normal(key, x)
         return x1, state, jnp.int32(1)
 
     return Sampler(prepare, lambda x: None, step, order=1, stochastic=True,
@@ -122,7 +127,6 @@ def _ancestral(var) -> Sampler:
 
 class _PCCoeffs(NamedTuple):
     em: _EMCoeffs
-    alpha: jax.Array
     inv_sigma2: jax.Array
 
 
@@ -145,23 +149,23 @@ def predictor_corrector(snr: float = 0.16, n_corrector: int = 1) -> Sampler:
         raise ValueError(f"predictor_corrector: n_corrector must be an int >= 0, got {n_corrector!r}")
 
     def prepare(s, ts):
-        c = sde_lib.coefficients(s, ts[:-1])
-        return _PCCoeffs(em=_em_table(s, ts), alpha=c.alpha, inv_sigma2=1.0 / jnp.square(c.sigma))
+        em = _em_table(s, ts)
+        return _PCCoeffs(em=em, inv_sigma2=1.0 / jnp.square(em.node.sigma))
 
-    def step(denoiser, c, x, state, key):
+    def step(model, c, x, state, key):
         axes = tuple(range(1, x.ndim))
+        node = c.em.node
 
         def langevin(j, x):
             z = _normal(jax.random.fold_in(key, j + 1), x)
-            g = (c.alpha * denoiser(x, c.em.t) - x) * c.inv_sigma2
+            g = (node.alpha * predictions.denoise(model, node, x) - x) * c.inv_sigma2
             z_norm = jnp.mean(jnp.sqrt(jnp.sum(z * z, axes)))
             g_norm = jnp.mean(jnp.sqrt(jnp.sum(g * g, axes)))
             eps = 2.0 * jnp.square(snr * z_norm / jnp.maximum(g_norm, 1e-20))
             return x + eps * g + jnp.sqrt(2.0 * eps) * z
 
         x = jax.lax.fori_loop(0, n_corrector, langevin, x)
-        em = c.em
-        x1 = em.a * x + em.b * denoiser(x, em.t) + em.noise * _normal(jax.random.fold_in(key, 0), x)
+        x1 = _em_step(model, c.em, x, _normal(jax.random.fold_in(key, 0), x))
         return x1, state, jnp.int32(n_corrector + 1)
 
     return Sampler(prepare, lambda x: None, step, order=1, stochastic=True, check=_check_alpha_positive,
@@ -200,22 +204,22 @@ def edm_stochastic(s_churn: float = 0.0, s_tmin: float = 0.0, s_tmax: float = ma
     def prepare(s, ts):
         n = ts.shape[0] - 1
         t0 = ts[:-1]
-        c0 = sde_lib.coefficients(s, t0)
+        c0 = predictions.coefficients(s, t0)
         r0 = jnp.exp(-c0.log_snr)
         # no churn at r = inf (alpha = 0: already pure noise)
         churn = (r0 >= s_tmin) & (r0 <= s_tmax) & jnp.isfinite(r0)
         gamma = jnp.where(churn, min(s_churn / n, math.sqrt(2.0) - 1.0), 0.0)
         t_hat = jnp.where(gamma > 0, s.t_from_log_snr(-jnp.log(r0 * (1.0 + gamma))), t0)
-        ch = sde_lib.coefficients(s, t_hat)
+        ch = predictions.coefficients(s, t_hat)
         r_hat = jnp.exp(-ch.log_snr)
         noise = ch.alpha * s_noise * jnp.sqrt(jnp.maximum(jnp.square(r_hat) - jnp.square(r0), 0.0))
         return _ChurnCoeffs(scale=jnp.where(gamma > 0, ch.alpha / c0.alpha, 1.0), noise=jnp.where(gamma > 0, noise, 0.0),
-                            heun=_heun_prepare(s, t_hat, ts[1:]))
+                            heun=heun_prepare(s, t_hat, ts[1:]))
 
-    def step(denoiser, c, x, state, key):
+    def step(model, c, x, state, key):
         if s_churn > 0:
             x = c.scale * x + c.noise * _normal(key, x)
-        x1, nfe = heun_step(denoiser, c.heun, x)
+        x1, nfe = heun_step(model, c.heun, x)
         return x1, state, nfe
 
     return Sampler(prepare, lambda x: None, step, order=2, stochastic=s_churn > 0, check=no_check,
