@@ -52,7 +52,8 @@ from genjax.fixedpoint import cells
 
 METHODS = {
     "sequential": fixedpoint.sequential,
-    "newton": fixedpoint.newton,
+    "newton": fixedpoint.newton,                            # J by jax.jacfwd, as the reference
+    "newton_jacobian": lambda: fixedpoint.newton(cells.gru.jacobian),   # the GRU's closed-form J
     "quasi_newton": lambda: fixedpoint.quasi_newton(cells.gru.diagonal),
     "quasi_newton_exact": fixedpoint.quasi_newton,          # n JVPs per step, no closed form
     "quasi_elk": lambda: fixedpoint.damped(0.1, fixedpoint.quasi_newton(cells.gru.diagonal)),
@@ -131,7 +132,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n in {4, 16}, T = 1000, batch 1")
     parser.add_argument("--reference", default=None, help="path of a machine-discovery/deer checkout")
-    parser.add_argument("--methods", default="newton,quasi_newton")
+    parser.add_argument("--methods", default="newton,newton_jacobian,quasi_newton")
     parser.add_argument("--ns", default="4,16,64")
     parser.add_argument("--Ts", default="1000,10000,100000")
     parser.add_argument("--batches", default="1,16")

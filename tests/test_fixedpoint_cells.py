@@ -1,4 +1,4 @@
-"""Cells: closed-form Jacobian diagonals == diag(jacfwd); init shapes; LSTM packing."""
+"""Cells: closed-form Jacobians == jacfwd, their diagonals == diag(jacfwd); init shapes; LSTM packing."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +10,7 @@ CELLS = {"tanh_rnn": cells.tanh_rnn, "gru": cells.gru, "lstm": cells.lstm}
 
 
 @pytest.mark.parametrize("name", list(CELLS))
-def test_diagonal_equals_diag_of_jacfwd(name):
+def test_jacobian_and_diagonal_equal_jacfwd(name):
     cell = CELLS[name]
     with jax.enable_x64(True):
         k_p, k_h, k_x = jax.random.split(jax.random.key(2), 3)
@@ -18,10 +18,13 @@ def test_diagonal_equals_diag_of_jacfwd(name):
         d = cell.state_size(6)
         h = jax.random.normal(k_h, (d,), jnp.float64)
         x = jax.random.normal(k_x, (3,), jnp.float64)
-        want = jax.jit(lambda h, x, p: jnp.diagonal(jax.jacfwd(cell.step)(h, x, p)))(h, x, params)
-        got = jax.jit(cell.diagonal)(h, x, params)
-        # Both exact in float64: agreement to 1e-12 (a missing term would be O(0.1)).
+        want = jax.jit(jax.jacfwd(cell.step))(h, x, params)
+        got = jax.jit(cell.jacobian)(h, x, params)
+        diagonal = jax.jit(cell.diagonal)(h, x, params)
+        # All exact in float64: agreement to 1e-12 (a missing or transposed term would be O(0.1)).
+        assert got.shape == (d, d)
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-12)
+        np.testing.assert_allclose(np.asarray(diagonal), np.diagonal(np.asarray(want)), atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(CELLS))
@@ -49,18 +52,3 @@ def test_lstm_packs_h_and_c():
     np.testing.assert_allclose(np.asarray(out), np.asarray(jnp.concatenate([h_new, c_new])),
                                atol=1e-6)
 
-
-@pytest.mark.parametrize("name", list(CELLS))
-def test_jacobian_equals_jacfwd(name):
-    cell = CELLS[name]
-    with jax.enable_x64(True):
-        k_p, k_h, k_x = jax.random.split(jax.random.key(3), 3)
-        params = jax.tree.map(lambda a: a.astype(jnp.float64), cell.init(3, 5, key=k_p))
-        d = cell.state_size(5)
-        h = jax.random.normal(k_h, (d,), jnp.float64)
-        x = jax.random.normal(k_x, (3,), jnp.float64)
-        want = jax.jit(jax.jacfwd(cell.step))(h, x, params)
-        got = jax.jit(cell.jacobian)(h, x, params)
-        # Both exact in float64: 1e-12 (a missing or transposed term would be O(0.1)).
-        assert got.shape == (d, d)
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-12)

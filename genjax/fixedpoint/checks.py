@@ -118,6 +118,12 @@ def check_solve(where, step_fn, h0, xs, params, meth, max_iters, tol, rtol, init
     x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
     step_output(where, step_fn, h0, x0, params, "step_fn(h0, xs[0], params)")
     max_iters = iteration_counts(where, max_iters, num_iters, min(T + 1, MAX_ITERS_CAP))
+    tol, rtol = _loop_settings(where, h0, T, meth, tol, rtol, init, key)
+    return h0, T, max_iters, tol, rtol
+
+
+def _loop_settings(where, h0, T, meth, tol, rtol, init, key):
+    """(tol, rtol) after checking them, the initial guess [T, n] and the method's key."""
     tol = tolerance(where, "tol", tol, default_tol(h0.dtype))
     rtol = tolerance(where, "rtol", rtol, tol, zero_ok=True)
     if init is not None and np.shape(init) != (T, h0.shape[0]):
@@ -127,7 +133,7 @@ def check_solve(where, step_fn, h0, xs, params, meth, max_iters, tol, rtol, init
         raise ValueError(f"{where}: method {meth.name} draws random probes and needs `key` "
                          "(pass key=jax.random.key(...), or use quasi_newton() without "
                          "num_probes: the exact diagonal).")
-    return h0, T, max_iters, tol, rtol
+    return tol, rtol
 
 
 def check_ode(f, y0, ts, params, meth, max_iters, tol, rtol, init, num_iters, key):
@@ -154,11 +160,5 @@ def check_ode(f, y0, ts, params, meth, max_iters, tol, rtol, init, num_iters, ke
     step_output(where, lambda y, t, p: f(y, t, p), y0, ts[0], params, "f(y0, ts[0], params)")
     T = ts.shape[0]
     max_iters = iteration_counts(where, max_iters, num_iters, min(T, MAX_ITERS_CAP))
-    tol = tolerance(where, "tol", tol, default_tol(y0.dtype))
-    rtol = tolerance(where, "rtol", rtol, tol, zero_ok=True)
-    if init is not None and np.shape(init) != (T, y0.shape[0]):
-        raise ValueError(f"{where}: init must have shape [T, n] = {(T, y0.shape[0])}, got "
-                         f"{np.shape(init)}.")
-    if meth.needs_key and key is None:
-        raise ValueError(f"{where}: method {meth.name} needs `key`.")
+    tol, rtol = _loop_settings(where, y0, T, meth, tol, rtol, init, key)
     return y0, ts, max_iters, tol, rtol

@@ -30,18 +30,30 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.deer import bench
+from benchmarks.timing import timed
+from genjax import fixedpoint
+from genjax.fixedpoint import cells
 
-METHODS = ("sequential", "newton", "quasi_newton")   # as built in benchmarks/deer.py
+METHODS = {"sequential": fixedpoint.sequential(), "newton": fixedpoint.newton(),
+           "quasi_newton": fixedpoint.quasi_newton(cells.gru.diagonal)}
 
 
 def time_config(method_name: str, n: int, T: int, batch: int, repeats: int):
-    """(seconds, compile_seconds, max sweeps, converged) for one configuration, measured by
-    ``benchmarks.deer.bench`` (compile apart, warm-up, median of ``repeats`` timed runs)."""
-    _, r = bench(method_name, n, T, batch, repeats)
-    return r["seconds"], r["compile_seconds"], r["iterations"], r["converged"]
+    """(seconds, compile_seconds, max sweeps, converged) for one configuration: compile apart,
+    warm-up, median of ``repeats`` timed runs (``benchmarks.timing.timed``)."""
+    k_p, k_x = jax.random.split(jax.random.key(0))
+    params = cells.gru.init(2, n, k_p)
+    xs = jax.random.normal(k_x, (batch, T, 2))
+    method = METHODS[method_name]
+
+    def run(params, h0, xs):
+        return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method))(h0, xs)
+
+    (_, info), compile_s, seconds, _ = timed(jax.jit(run), (params, jnp.zeros((batch, n)), xs), repeats)
+    return seconds, compile_s, int(np.max(info.num_iters)), bool(np.all(info.converged))
 
 
 def sweep(grid, batch, repeats, rows, start):
