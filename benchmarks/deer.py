@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import timed
+from genjax.timing import timed
 from genjax import fixedpoint
 from genjax.fixedpoint import cells
 

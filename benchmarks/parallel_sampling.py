@@ -53,7 +53,7 @@ if ARGS is not None:
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.timing import timed  # noqa: E402
+from genjax.timing import timed  # noqa: E402
 from genjax import fixedpoint, samplers, schedules  # noqa: E402
 from genjax.data import mixture  # noqa: E402
 

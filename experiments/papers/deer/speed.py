@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import timed
+from genjax.timing import timed
 from genjax import fixedpoint
 from genjax.fixedpoint import cells
 
@@ -43,7 +43,7 @@ METHODS = {"sequential": fixedpoint.sequential(), "newton": fixedpoint.newton(),
 
 def time_config(method_name: str, n: int, T: int, batch: int, repeats: int):
     """(seconds, compile_seconds, max sweeps, converged) for one configuration: compile apart,
-    warm-up, median of ``repeats`` timed runs (``benchmarks.timing.timed``)."""
+    warm-up, median of ``repeats`` timed runs (``genjax.timing.timed``)."""
     k_p, k_x = jax.random.split(jax.random.key(0))
     params = cells.gru.init(2, n, k_p)
     xs = jax.random.normal(k_x, (batch, T, 2))
