@@ -1,7 +1,9 @@
-"""One timing routine for the benchmarks and the speed figures.
+"""One timing routine for the benchmarks (``benchmarks/``) and the speed figures (``experiments/papers``).
 
-Compile first (``lower(...).compile()``, timed apart), one warm-up call, then ``repeats`` timed
-calls, each ended by ``block_until_ready``; the median is reported.
+It lives in the library, below both, so that figure scripts and benchmarks share it without
+importing each other. Compile first (``lower(...).compile()``,
+timed apart), one warm-up call, then ``repeats`` timed calls, each ended by ``block_until_ready``;
+the median is reported.
 """
 from __future__ import annotations
 
