@@ -170,3 +170,15 @@ def test_bad_input_raises_clear_errors(key):
         flows.affine_coupling(flows.checkerboard_mask((4,)), MLP((4,), 8)).init(jnp.zeros((2, 6)), key)
     with pytest.raises(ValueError, match="levels must be 1"):
         flows.glow((2,), levels=2)
+
+
+def test_sample_count_must_be_a_positive_int(key):
+    f = flows.realnvp(4, num_couplings=2, hidden=(4,))
+    params = f.init(jnp.zeros((2, 4)), key)
+    for n in (0, -3, 2.0, True):
+        with pytest.raises(ValueError, match=r"n \(the number of samples\) must be an int >= 1"):
+            f.sample(params, n, key)
+    assert f.sample(params, np.int64(3), key).shape == (3, 4)  # numpy ints are accepted
+    cnf = flows.cnf(2, hidden=(4,), num_steps=2)
+    with pytest.raises(ValueError, match=r"n \(the number of samples\)"):
+        cnf.sample(cnf.init(jnp.zeros((2, 2)), key), 0, key)

@@ -1,5 +1,6 @@
 """Tests of genjax.families.gan, gan_train and monoflow against closed forms."""
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -247,3 +248,16 @@ def test_task_rejects_bad_config():
     cfg.gan.kind = "lsgan"
     with pytest.raises(ValueError, match="config.gan.kind"):
         gan_task.build(cfg, data)
+
+
+@pytest.mark.parametrize("kind", gan.KINDS)
+def test_real_and_fake_must_pair_up(kind):
+    """A fake batch of 1 would broadcast against the real batch (gradient penalty, ReFlow critic)."""
+    critic = lambda x: x[:, 0]  # noqa: E731
+    real = jnp.ones((4, 2))
+    for fake in (jnp.ones((1, 2)), jnp.ones((3, 2)), jnp.ones((4, 3)), jnp.ones((4,))):
+        with pytest.raises(ValueError, match=r"fake must have the shape of real \[B, \.\.\.\].*real \(4, 2\), "
+                                             rf"fake {re.escape(str(fake.shape))}"):
+            gan.critic_loss(kind, critic, real, fake, jax.random.key(0))
+    with pytest.raises(ValueError, match="fake must have the shape of real"):
+        gan.gradient_penalty(critic, real, jnp.ones((1, 2)), jax.random.key(0))

@@ -8,18 +8,13 @@ import pytest
 from experiments import train
 from experiments.configs import toy2d_flow_matching
 from genjax.train import checkpoint
+from tests.test_trainer_safety import override
 
 
 def _config(**overrides):
     c = toy2d_flow_matching.get_config("runlocal")
     c.training.num_steps = 2
-    for dotted, value in overrides.items():
-        node = c
-        *path, last = dotted.split(".")
-        for p in path:
-            node = node[p]
-        node[last] = value
-    return c
+    return override(c, **overrides)
 
 
 @pytest.mark.parametrize("key, value, match", [

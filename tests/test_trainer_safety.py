@@ -23,14 +23,8 @@ from genjax.train import checkpoint
 FAST_S = 5.0  # every refusal and config error happens before any compilation
 
 
-def config(**overrides):
-    c = toy2d_flow_matching.get_config("runlocal")
-    c.model.net_kwargs.features = (16, 16)
-    c.model.net_kwargs.embed_dim = 8
-    c.training.num_steps = 6
-    c.training.checkpoint_every = 2
-    c.training.log_every = 2
-    c.training.keep_checkpoints = 5
+def override(c, **overrides):
+    """``c`` with dotted overrides applied: ``override(c, **{"optim.lr": 1e-4})``."""
     for dotted, value in overrides.items():
         node = c
         *path, last = dotted.split(".")
@@ -38,6 +32,18 @@ def config(**overrides):
             node = node[p]
         node[last] = value
     return c
+
+
+def config(**overrides):
+    """toy2d_flow_matching:runlocal with a tiny MLP, 6 steps, checkpoints every 2 (kept: 5)."""
+    c = toy2d_flow_matching.get_config("runlocal")
+    c.model.net_kwargs.features = (16, 16)
+    c.model.net_kwargs.embed_dim = 8
+    c.training.num_steps = 6
+    c.training.checkpoint_every = 2
+    c.training.log_every = 2
+    c.training.keep_checkpoints = 5
+    return override(c, **overrides)
 
 
 def _leaves(state):
@@ -89,7 +95,8 @@ def test_structural_change_is_refused_even_with_the_flag(base, tmp_path, key, va
     wd = _copy(base, tmp_path)
     before = snapshot(wd)
     t0 = time.perf_counter()
-    with pytest.raises(ConfigChanged, match=rf"(?s)cannot change on resume.*\n  config\.{key}: .* -> .*Nothing in .* was changed"):
+    with pytest.raises(ConfigChanged,
+                       match=rf"(?s)cannot change on resume.*\n  config\.{key}: .* -> .*Nothing in .* was changed"):
         train.run(config(**{key: value}), str(wd), allow_config_change=True)
     assert time.perf_counter() - t0 < FAST_S
     assert snapshot(wd) == before  # every checkpoint byte-identical, nothing moved, config.json kept
@@ -111,6 +118,25 @@ def test_tunable_change_with_the_flag_resumes_and_is_recorded(base, resumed8):
     steps = [json.loads(line)["step"] for line in (wd / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]  # one row per logged step
     assert checkpoint.Checkpointer(str(wd / "checkpoints"), read_only=True).complete_steps() == [2, 4, 6, 8]
+    assert (6, "START") in _session_logs(wd / "tensorboard")  # TensorBoard drops older events past step 6
+
+
+def _session_logs(tb_dir):
+    """(step, status) of the SessionLog events in TensorBoard event files (TFRecord framing)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out = []
+    for f in sorted(tb_dir.glob("events.out.tfevents.*")):
+        raw, at = f.read_bytes(), 0
+        while at + 12 <= len(raw):
+            (n,) = struct.unpack("<Q", raw[at:at + 8])
+            event = event_pb2.Event.FromString(raw[at + 12:at + 12 + n])
+            at += 12 + n + 4  # length, its crc, data, data crc
+            if event.HasField("session_log"):
+                out.append((event.step, event_pb2.SessionLog.SessionStatus.Name(event.session_log.status)))
+    return out
 
 
 @pytest.mark.parametrize("mode", ["eval", "sample"])
@@ -203,7 +229,8 @@ def test_num_steps_below_the_restored_step_fails_fast(base, tmp_path):
     wd = _copy(base, tmp_path)
     before = snapshot(wd)
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match=r"config\.training\.num_steps=4 is below the step of the latest checkpoint \(6\)"):
+    with pytest.raises(ValueError, match=r"config\.training\.num_steps=4 is below the step of the latest checkpoint "
+                                         r"\(6\)"):
         train.run(config(**{"training.num_steps": 4}), str(wd), allow_config_change=True)
     assert time.perf_counter() - t0 < FAST_S
     assert snapshot(wd) == before

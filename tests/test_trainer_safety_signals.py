@@ -29,7 +29,8 @@ NET = {"model.net_kwargs.features": "(16,16)", "model.net_kwargs.embed_dim": 8}
 
 def _cmd(workdir, **overrides):
     flags = [f"--config.{k}={v}" for k, v in {**NET, **overrides}.items()]
-    return [sys.executable, "-m", "experiments.train", f"--config={ROOT}/experiments/configs/toy2d_flow_matching.py:runlocal",
+    return [sys.executable, "-m", "experiments.train",
+            f"--config={ROOT}/experiments/configs/toy2d_flow_matching.py:runlocal",
             f"--workdir={workdir}", "--num_cpu_devices=8", *flags]
 
 
@@ -156,5 +157,6 @@ def test_unwritable_checkpoints_dir_exits_fast_with_one_message(tmp_path, when):
     assert elapsed < 30, elapsed
     assert proc.returncode == 1, err[-3000:]
     last = err.rstrip().splitlines()[-1]
-    assert re.match(rf"error: (cannot write|writing) checkpoints (to )?{re.escape(str(ckpts))}.*\[Errno \d+\]", last), err[-3000:]
+    pattern = rf"error: (cannot write|writing) checkpoints (to )?{re.escape(str(ckpts))}.*\[Errno \d+\]"
+    assert re.match(pattern, last), err[-3000:]
     assert "Traceback" not in err, err[-3000:]

@@ -75,6 +75,18 @@ def _scores(critic: Callable, x: Array) -> Array:
     return out
 
 
+def check_pair(real: Array, fake: Array) -> None:
+    """ValueError unless ``real`` and ``fake`` are both [B, ...] with the same B and event shape.
+
+    A fake batch of 1 (or any other size) would otherwise broadcast against the real batch inside
+    the gradient penalty and the ReFlow critic's interpolation, and pair samples silently wrongly.
+    """
+    rs, fs = tuple(jnp.shape(real)), tuple(jnp.shape(fake))
+    if len(rs) < 1 or rs != fs:
+        raise ValueError(f"fake must have the shape of real [B, ...] (same batch and event shape), "
+                         f"got real {rs}, fake {fs}")
+
+
 def _mix_weights(key, x: Array) -> Array:
     """u ~ U[0, 1] per sample, shaped [B, 1, ..., 1] to broadcast over x [B, ...]."""
     return jax.random.uniform(key, (x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype)
@@ -102,6 +114,7 @@ def gradient_penalty(critic: Callable, real: Array, fake: Array, key, center: fl
 
     References: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Eq. (3).
     """
+    check_pair(real, fake)
     u = _mix_weights(key, real)
     x_hat = u * real + (1.0 - u) * fake
     norm = jnp.sqrt(_sq_norm(input_grad(critic, x_hat)) + 1e-12)
@@ -116,6 +129,7 @@ def reflow_critic_loss(critic: Callable, real: Array, fake: Array, key) -> Array
 
     References: Liu et al. 2023, "Flow Straight and Fast" (the ReFlow objective).
     """
+    check_pair(real, fake)
     t = _mix_weights(key, real)
     x_t = (1.0 - t) * fake + t * real
     half_sq = 0.5 * _sq_norm(input_grad(critic, x_t))
@@ -134,6 +148,7 @@ def critic_loss(kind: str, critic: Callable, real: Array, fake: Array, key, *,
       gp_weight: lambda of "wgan_gp" (10 in the paper; its toy script uses 0.1).
     """
     check_kind(kind)
+    check_pair(real, fake)
     if kind in LOGISTIC_KINDS:
         return jnp.mean(jax.nn.softplus(-_scores(critic, real))) + jnp.mean(
             jax.nn.softplus(_scores(critic, fake)))

@@ -86,7 +86,7 @@ def _describe(e: BaseException) -> str:
 
 
 class Checkpointer:
-    """Save at steps that are multiples of ``every`` (and when forced), keep the last ``keep``, restore the latest good one.
+    """Save every ``every`` steps (and when forced), keep the last ``keep``, restore the latest good one.
 
     Args:
       directory: where step directories live (made absolute; created if missing unless read-only).

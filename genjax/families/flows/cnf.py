@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from genjax import integrators
 from genjax.families.flows.bijectors import Bijector
 from genjax.divergence import divergence_exact, divergence_hutchinson
-from genjax.families.flows.models import Flow, check_batch, standard_normal_log_prob
+from genjax.families.flows.models import Flow, check_batch, check_num_samples, standard_normal_log_prob
 from genjax.nets.flow_nets import ODEMLP, init_key
 
 Array = jax.Array
@@ -136,7 +136,7 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
         return standard_normal_log_prob(z) + logdet
 
     def sample(params, n, key, temperature=1.0):
-        z = temperature * jax.random.normal(key, (n,) + event_shape)
+        z = temperature * jax.random.normal(key, (check_num_samples(n),) + event_shape)
         field = lambda t, x: net.apply({"params": params}, x, t)
         x = _integrate(field, t1, 0.0, z)
         return x if preprocess is None else preprocess.inverse(None, x)[0]

@@ -24,6 +24,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genjax.families.flows.bijectors import (Bijector, actnorm, chain, factor_out, invert,
                                              invertible_linear, scaling, squeeze)
@@ -68,6 +69,13 @@ def check_batch(x: Array, event_shape: tuple, name: str = "x") -> None:
                          f"got {tuple(jnp.shape(x))}")
 
 
+def check_num_samples(n) -> int:
+    """``n`` as a Python int >= 1 (numpy ints accepted); ValueError naming ``n`` otherwise."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n (the number of samples) must be an int >= 1, got {n!r}")
+    return int(n)
+
+
 def from_bijector(bijector: Bijector, event_shape: Sequence[int],
                   preprocess: Optional[Bijector] = None) -> Flow:
     """Wrap a bijector x -> z (optionally after a parameter-free ``preprocess``) into a Flow."""
@@ -92,7 +100,7 @@ def from_bijector(bijector: Bijector, event_shape: Sequence[int],
         return standard_normal_log_prob(z) + logdet
 
     def sample(params, n, key, temperature=1.0):
-        z = temperature * jax.random.normal(key, (n,) + event_shape)
+        z = temperature * jax.random.normal(key, (check_num_samples(n),) + event_shape)
         return bij.inverse(params, z)[0]
 
     return Flow(init, forward, inverse, log_prob, sample, event_shape)
