@@ -9,8 +9,9 @@ variables, ``d log p_t(x_t) / dt = -div v(t, x_t)``. Integrating the augmented s
 
 The divergence is either exact (``d`` forward-mode JVPs with the basis vectors, for small d) or
 Hutchinson's unbiased estimate ``E_z[z^T (dv/dx) z]`` with Rademacher probes z drawn once per
-solve (so the integrand is a smooth ODE). The ODE is solved by the adaptive Dormand-Prince
-``genjax.integrators.dopri5`` (default) or any fixed-step ``genjax.integrators`` solver on a grid.
+solve (so the integrand is a smooth ODE): the ``genjax.divergence`` strategies ``exact()`` and
+``hutchinson(num_probes)``. The step-size control is a strategy too: ``integrators.adaptive(rtol,
+atol, max_steps)`` (Dormand-Prince, default) or ``integrators.fixed(solver, num_steps, ts)``.
 
 Bits per dimension of K-level discrete data (``dequantized_bits_per_dim``) with uniform
 dequantization: a level k in {0..K-1} becomes y = (k + u) / K, u ~ U[0, 1)^d, mapped affinely to
@@ -34,12 +35,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax import divergence as divergence_lib
 from genjax import integrators, metrics, predictions, schedules
-from genjax.divergence import divergence_exact, divergence_hutchinson
 from genjax.schedules import Schedule
 
 Array = jax.Array
-DIVERGENCES = ("exact", "hutchinson")
 
 
 class LikelihoodInfo(NamedTuple):
@@ -61,46 +61,38 @@ class LikelihoodInfo(NamedTuple):
     converged: Array
 
 
-def _field_and_divergence(denoiser, s: Schedule, divergence: str, probes):
-    """Augmented field (t, (x, delta)) -> (v(t, x), div v(t, x)) for x: [B, ...]."""
+def _augmented_field(denoiser, s: Schedule, div: divergence_lib.Divergence, probes):
+    """Augmented field (t, (x, delta)) -> (v(t, x), div v(t, x)) for x: [B, ...].
 
-    def velocity(t, x):
-        return predictions.from_denoiser("velocity", s, denoiser(x, t), x, t)
+    v is ``predictions.velocity``: a velocity network's output as is, else p x + q D (one conversion).
+    """
 
     def field(t, state):
         x, _ = state
-        f = lambda z: velocity(t, z)
-        if divergence == "exact":
-            v, div = divergence_exact(f, x)
-        else:
-            v, div = divergence_hutchinson(f, x, probes)
-        return v, div
+        node = predictions.coefficients(s, t)
+        return div.apply(lambda z: predictions.velocity(denoiser, node, z), x, probes)
 
     return field
 
 
-def log_prob_and_info(denoiser: Callable, s: Schedule, x: Array, key=None, *, divergence: str = "exact",
-                      num_probes: int = 1, solver: Optional[integrators.Solver] = None,
-                      ts: Optional[Array] = None, num_steps: int = 64, rtol: float = 1e-5,
-                      atol: float = 1e-5, max_steps: int = 4096,
+def log_prob_and_info(denoiser: Callable, s: Schedule, x: Array, key=None, *, divergence="exact",
+                      stepping: Optional[integrators.Stepping] = None,
                       prior_log_prob: Optional[Callable] = None) -> tuple[Array, LikelihoodInfo]:
     """log p_{t_min}(x) of the probability-flow ODE of (s, denoiser), with diagnostics.
 
     log p(x) = log p_prior(x(t_max)) + int_{t_min}^{t_max} div v(t, x(t)) dt  (module docstring).
 
     Args:
-      denoiser: ``denoiser(x [B, ...], t) -> E[x_0 | x_t]``.
+      denoiser: ``denoiser(x [B, ...], t) -> E[x_0 | x_t]``, or a ``predictions.Model`` (a velocity
+        network then gives v directly).
       s: the schedule.
       x: [B, ...] data points (model space, at t_min).
-      key: PRNG key for the Rademacher probes (required for ``"hutchinson"``; unused for exact).
-      divergence: ``"exact"`` (d JVPs per field evaluation; small d) or ``"hutchinson"``.
-      num_probes: Rademacher probes averaged per example (Hutchinson only).
-      solver: None for adaptive ``dopri5(rtol, atol, max_steps)``; else a fixed-step
-        ``genjax.integrators.Solver`` run on ``ts``.
-      ts: increasing grid from t_min to t_max for a fixed-step solver; default ``num_steps``
-        steps uniform in log-SNR.
-      num_steps: steps of the default grid (fixed-step solver only).
-      rtol, atol, max_steps: dopri5 tolerances and attempt budget.
+      key: PRNG key for the divergence probes (required by ``hutchinson``; unused for exact).
+      divergence: a ``genjax.divergence`` estimator, ``exact()`` (d JVPs per evaluation; small d) or
+        ``hutchinson(num_probes)``; or its name with default arguments.
+      stepping: the step-size control, ``integrators.adaptive(rtol, atol, max_steps)`` (default
+        ``adaptive()``: dopri5 at 1e-5) or ``integrators.fixed(solver, num_steps, ts)`` (default grid:
+        ``num_steps`` steps uniform in log-SNR, from t_min up to t_max).
       prior_log_prob: ``fn(x [B, ...]) -> [B]``; default ``s.prior_log_prob`` (N(0, sigma_max^2)).
 
     Returns:
@@ -108,8 +100,11 @@ def log_prob_and_info(denoiser: Callable, s: Schedule, x: Array, key=None, *, di
 
     References: Chen et al. 2018; Grathwohl et al. 2019 (FFJORD); Song et al. 2021, Appendix D.2.
     """
-    if divergence not in DIVERGENCES:
-        raise ValueError(f"log_prob: unknown divergence {divergence!r}; choose one of {DIVERGENCES}")
+    div = divergence_lib.get(divergence)
+    stepping = integrators.adaptive() if stepping is None else stepping
+    if not isinstance(stepping, integrators.Stepping):
+        raise TypeError(f"log_prob: stepping must be integrators.adaptive(...) or integrators.fixed(...), got "
+                        f"{type(stepping).__name__}")
     if not callable(denoiser):
         raise TypeError(f"log_prob: denoiser must be callable, got {type(denoiser).__name__}")
     if not isinstance(s, Schedule):
@@ -119,44 +114,29 @@ def log_prob_and_info(denoiser: Callable, s: Schedule, x: Array, key=None, *, di
         raise ValueError(f"log_prob: x must be [B, ...] with at least one data axis, got shape {x.shape}")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"log_prob: x must be floating point (dequantize integer data first), got {x.dtype}")
-    if solver is not None and not isinstance(solver, integrators.Solver):
-        raise TypeError(f"log_prob: solver must be None (adaptive dopri5) or a Solver, got {type(solver).__name__}")
-    probes = None
-    if divergence == "hutchinson":
-        if key is None:
-            raise ValueError("log_prob: divergence='hutchinson' needs a PRNG key")
-        if not isinstance(num_probes, int) or num_probes < 1:
-            raise ValueError(f"log_prob: num_probes must be an int >= 1, got {num_probes!r}")
-        probes = jax.random.rademacher(key, (num_probes,) + x.shape, x.dtype)
+    if div.needs_key and key is None:
+        raise ValueError(f"log_prob: divergence {div.name} needs a PRNG key")
+    probes = div.probes(key, x) if div.needs_key else None
 
-    field = _field_and_divergence(denoiser, s, divergence, probes)
+    def log_snr_grid(num_steps):   # the fixed-grid default: uniform in log-SNR, data -> noise
+        with jax.ensure_compile_time_eval():  # a constant, also under jit
+            return np.array(schedules.time_grid(s, num_steps, "log_snr"))[::-1].copy()
+
+    field = _augmented_field(denoiser, s, div, probes)
     state = (x, jnp.zeros(x.shape[:1], x.dtype))
-    if solver is None:
-        (x_end, delta), ainfo = integrators.dopri5(field, s.t_min, s.t_max, state, rtol=rtol, atol=atol,
-                                                   max_steps=max_steps)
-        nfe, converged = ainfo.nfe, ainfo.converged
-    else:
-        if ts is None:
-            with jax.ensure_compile_time_eval():  # the grid is a constant, also under jit
-                ts = np.array(schedules.time_grid(s, num_steps, "log_snr"))[::-1].copy()
-        if not isinstance(ts, jax.core.Tracer) and not np.asarray(ts)[-1] > np.asarray(ts)[0]:
-            raise ValueError("log_prob: ts must increase from t_min to t_max (data to noise)")
-        (x_end, delta), iinfo = integrators.integrate(field, solver, ts, state)
-        nfe = iinfo.nfe
-        converged = jnp.all(jnp.isfinite(x_end)) & jnp.all(jnp.isfinite(delta))
+    (x_end, delta), sinfo = stepping.solve(field, s.t_min, s.t_max, state, log_snr_grid)
     prior = s.prior_log_prob if prior_log_prob is None else prior_log_prob
     prior_logp = prior(x_end)
     logp = prior_logp + delta
-    return logp, LikelihoodInfo(prior_logp=prior_logp, delta_logp=delta, x_end=x_end, nfe=nfe,
-                                converged=converged)
+    return logp, LikelihoodInfo(prior_logp=prior_logp, delta_logp=delta, x_end=x_end, nfe=sinfo.nfe,
+                                converged=sinfo.converged)
 
 
 def log_prob(denoiser: Callable, s: Schedule, x: Array, key=None, **kwargs) -> Array:
     """log p_{t_min}(x): [B, ...] -> [B], NaN for every example when the ODE solve failed.
 
-    The same computation and keyword options as ``log_prob_and_info`` (``divergence="exact" |
-    "hutchinson"``, ``num_probes``, ``solver``, ``ts``, ``num_steps``, ``rtol``, ``atol``,
-    ``max_steps``, ``prior_log_prob``); a solve that did not reach t_max (``info.converged``
+    The same computation and keyword options as ``log_prob_and_info`` (``divergence``,
+    ``stepping``, ``prior_log_prob``); a solve that did not reach t_max (``info.converged``
     False) is reported as NaN rather than a truncated number. Use ``log_prob_and_info`` for the
     diagnostics.
 
@@ -192,7 +172,7 @@ def dequantized_bits_per_dim(denoiser: Callable, s: Schedule, levels: Array, key
       key: PRNG key; split into the dequantization noise and the Hutchinson probes.
       num_levels: K (256 for 8-bit images).
       data_range: (lo, hi), the model-space interval the levels map to.
-      **log_prob_kwargs: options of ``log_prob`` (divergence, solver, rtol, ...).
+      **log_prob_kwargs: options of ``log_prob`` (divergence, stepping, prior_log_prob).
 
     Returns:
       ``(bpd [B], logp [B])`` with logp the log-density of the dequantized points (NaN where the

@@ -86,7 +86,8 @@ def straightness(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, z:
     """S(Z) of the probability-flow ODE paths started at z (module docstring for the formula).
 
     The paths come from ``samplers.sample(..., save_trajectory=True)``; the velocity
-    u = from_denoiser("velocity", D) is evaluated on every grid node (N + 1 extra NFE).
+    u = ``predictions.velocity`` is evaluated on every grid node (N + 1 extra NFE; a velocity
+    network's output as is).
 
     Args:
       denoiser: ``denoiser(x, t)``.
@@ -100,17 +101,16 @@ def straightness(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, z:
     if solver.stochastic:
         raise ValueError(f"straightness: the {solver.name} solver is stochastic; S is defined on ODE paths")
     x0, info = samplers.sample(denoiser, s, solver, ts, z, save_trajectory=True)
-    if not isinstance(denoiser, jax.tree_util.Partial):
-        denoiser = jax.tree_util.Partial(denoiser)
-    return _straightness(denoiser, s, jnp.asarray(ts, jnp.float32), info.trajectory, x0)
+    ts = jnp.asarray(ts)
+    return _straightness(samplers.as_traced(denoiser), s, ts.astype(jnp.result_type(ts, float)), info.trajectory, x0)
 
 
 def _integral(denoiser, s, ts, traj, x0):
     span = ts[0] - ts[-1]
     tau = (ts[0] - ts) / span                                       # [N + 1], 0 -> 1
 
-    def velocity(x, t):
-        return predictions.from_denoiser("velocity", s, denoiser(x, t), x, t)
+    def velocity(x, t):   # a velocity network (predictions.Model) as is: no round trip through D
+        return predictions.velocity(denoiser, predictions.coefficients(s, t), x)
 
     u = jax.vmap(velocity)(traj, ts)                                # [N + 1, B, ...] dx/dt
     dz_dtau = -span * u

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genjax import integrators, likelihood, schedules
+from genjax import divergence, integrators, likelihood, schedules
 from genjax.data import mixture
 
 S = schedules.vp_linear()
@@ -37,7 +37,7 @@ def _gaussian_as_mixture():
 def _log_prob_exact_prior(mix, x, key, divergence):
     # Exact prior p_{t_max} (the mixture pushed to t_max) isolates the ODE solve.
     return likelihood.log_prob_and_info(
-        mix.denoiser(S), S, x, key, divergence=divergence, rtol=1e-5, atol=1e-5,
+        mix.denoiser(S), S, x, key, divergence=divergence, stepping=integrators.adaptive(rtol=1e-5, atol=1e-5),
         prior_log_prob=lambda z: mix.noised_log_prob(S)(z, S.t_max))
 
 
@@ -86,7 +86,8 @@ def test_fixed_rk4_default_prior_and_public_log_prob():
     mix = _two_component()
     x = mix.sample(B, jax.random.key(5))
     truth = mix.noised_log_prob(S)(x, S.t_min)
-    f = jax.jit(lambda x: likelihood.log_prob(mix.denoiser(S), S, x, None, solver=integrators.rk4()))
+    f = jax.jit(lambda x: likelihood.log_prob(mix.denoiser(S), S, x, None,
+                                                  stepping=integrators.fixed(integrators.rk4())))
     logp = f(x)
     # Default prior neglects alpha(1) x_0 with alpha(1) = exp(-5.025) = 6.6e-3: the log-density
     # of x_T ~ N(0, 1) changes by about |x_T| alpha |m| + alpha^2 (s^2 - 1) / 2 <= 0.05 for
@@ -102,8 +103,8 @@ def test_not_converged_is_nan():
 
     @jax.jit
     def both(x):  # two attempts cannot reach t_max
-        return (likelihood.log_prob_and_info(den, S, x, max_steps=2),
-                likelihood.log_prob(den, S, x, max_steps=2))
+        return (likelihood.log_prob_and_info(den, S, x, stepping=integrators.adaptive(max_steps=2)),
+                likelihood.log_prob(den, S, x, stepping=integrators.adaptive(max_steps=2)))
 
     (raw, info), logp = both(x)
     assert not bool(info.converged) and float(info.nfe) <= 2 + 2 * 6
@@ -123,10 +124,14 @@ def test_bad_arguments_raise():
         likelihood.log_prob(den, S, jnp.zeros((3,)), None)
     with pytest.raises(TypeError, match="dequantize"):
         likelihood.log_prob(den, S, jnp.zeros((2, 1), jnp.int32), None)
-    with pytest.raises(TypeError, match="solver"):
-        likelihood.log_prob(den, S, x, None, solver="rk4")
+    with pytest.raises(TypeError, match="stepping"):
+        likelihood.log_prob(den, S, x, None, stepping="rk4")
     with pytest.raises(ValueError, match="increase"):
-        likelihood.log_prob(den, S, x, None, solver=integrators.rk4(), ts=jnp.array([1.0, 0.5, 0.001]))
+        likelihood.log_prob(den, S, x, None, stepping=integrators.fixed(ts=jnp.array([1.0, 0.5, 0.001])))
+    with pytest.raises(ValueError, match="num_probes"):
+        likelihood.log_prob(den, S, x, jax.random.key(0), divergence=divergence.hutchinson(0))
+    with pytest.raises(ValueError, match="max_steps"):
+        integrators.adaptive(max_steps=0)
 
 
 def test_dequantized_bits_per_dim_end_to_end():
@@ -137,7 +142,7 @@ def test_dequantized_bits_per_dim_end_to_end():
     levels = jax.random.randint(jax.random.key(7), (16, 2), 0, 8)
     key = jax.random.key(8)
     f = jax.jit(lambda lv, key: likelihood.dequantized_bits_per_dim(
-        mix.denoiser(S), S, lv, key, num_levels=8, data_range=(-1.0, 1.0), solver=integrators.rk4(),
+        mix.denoiser(S), S, lv, key, num_levels=8, data_range=(-1.0, 1.0), stepping=integrators.fixed(),
         prior_log_prob=lambda z: mix.noised_log_prob(S)(z, S.t_max)))
     bpd, logp = f(levels, key)
     z = likelihood.dequantize(levels, jax.random.split(key)[0], num_levels=8, data_range=(-1.0, 1.0))

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.tasks import Task, config_error, ema_from, optimizer_from
-from genjax import likelihood, losses, metrics, nets, samplers, schedules
+from genjax import integrators, likelihood, losses, metrics, nets, samplers, schedules
 from genjax.train import init_state, learning_rate, train_step
 
 _NOT_SOLVERS = ("sample", "sample_adaptive", "check_schedule_grid", "Sampler", "SampleInfo")
@@ -108,7 +108,8 @@ def evaluate_fn(config, s, apply, data):
         out = {}
         if want_bpd:
             opts = dict(divergence="exact" if d <= 16 else "hutchinson",
-                        rtol=float(config.eval.likelihood_rtol), atol=float(config.eval.likelihood_atol))
+                        stepping=integrators.adaptive(float(config.eval.likelihood_rtol),
+                                                      float(config.eval.likelihood_atol)))
             if data.num_levels is not None:
                 bpd, logp = likelihood.dequantized_bits_per_dim(denoiser, s, data.levels(batch["x"]), k_deq,
                                                                 num_levels=data.num_levels, **opts)
