@@ -13,7 +13,8 @@ process. genjax runs with the reference's stopping rule (per entry |update| <= t
 its defaults tol = 1e-4, rtol = 1e-3), so both compute the same Newton iterates and stop after
 the same sweep. Reported per row:
 
-  seconds          median wall time of --repeats runs after compilation (block_until_ready)
+  seconds          median wall time of --repeats rounds after compilation and one warm-up call
+                   (block_until_ready); each round calls every method once, in turn
   compile_seconds  ``jit(...).lower(...).compile()`` time, separate from the runs
   iterations       sweeps (max over the batch; 1 for sequential). The reference does not return
                    its count: it is the smallest DEER(max_iter=k) whose answer equals the
@@ -21,8 +22,9 @@ the same sweep. Reported per row:
   converged        all batch elements converged (genjax ``info.converged``; reference
                    ``Result.success``)
   peak_memory_mb   arguments + outputs + temporaries - aliased from ``memory_analysis()``
-  ratio_to_sequential  seconds / seconds(sequential), same run
-  ratio_to_reference   seconds / seconds(reference), same run (< 1: genjax is faster)
+  ratio_to_sequential  median over rounds of time / time(sequential) in the same round
+  ratio_to_reference   median over rounds of time / time(reference) in the same round (< 1:
+                   genjax is faster)
   max_abs_error    max |hs - hs_sequential|
 
 Configurations whose dense Jacobians (T * batch * n^2 float32) exceed --max-jacobian-mb are
@@ -95,33 +97,50 @@ def problem(n, T, batch):
     return params, jnp.zeros((batch, n)), xs
 
 
-def bench_genjax(method_name, args, repeats, tol, rtol):
+def prepare_genjax(method_name, args, tol, rtol):
+    """(compiled, compile_seconds, hs, row) for one genjax method on ``args`` (not yet timed)."""
     method = METHODS[method_name]()
     kw = {} if method_name == "sequential" else dict(tol=tol, rtol=rtol)
 
     def run(params, h0, xs):
         return jax.vmap(lambda h, x: fixedpoint.solve(cells.gru.step, h, x, params, method, **kw))(h0, xs)
 
-    (hs, info), compile_s, seconds, compiled = timed(jax.jit(run), args, repeats)
-    return hs, {"method": method_name, "seconds": seconds, "compile_seconds": compile_s,
-                "iterations": int(np.max(info.num_iters)), "converged": bool(np.all(info.converged)),
-                "peak_memory_mb": memory_mb(compiled)}
+    (hs, info), compile_s, _, compiled = timed(jax.jit(run), args, 1)
+    return compiled, args, hs, {"method": method_name, "compile_seconds": compile_s,
+                                "iterations": int(np.max(info.num_iters)),
+                                "converged": bool(np.all(info.converged)),
+                                "peak_memory_mb": memory_mb(compiled)}
 
 
-def bench_reference(reference, args, repeats):
+def prepare_reference(reference, args):
+    """The same for the reference's ``seq1d(..., DEER())``, with its sweep count found by search."""
     seq1d, DEER = reference
 
     def run(params, h0, xs, max_iter):
         return jax.vmap(lambda h, x: seq1d(cells.gru.step, h, x, params, DEER(max_iter=max_iter)))(h0, xs)
 
     unlimited = (*args, 10000)    # the reference's default max_iter
-    res, compile_s, seconds, compiled = timed(jax.jit(run), unlimited, repeats)
+    res, compile_s, _, compiled = timed(jax.jit(run), unlimited, 1)
     fn = jax.jit(run)
     iterations = next((k for k in range(1, 101)
                        if bool(jnp.array_equal(fn(*args, k).value, res.value))), -1)
-    return res.value, {"method": "deer_reference", "seconds": seconds, "compile_seconds": compile_s,
-                       "iterations": iterations, "converged": bool(np.all(res.success)),
-                       "peak_memory_mb": memory_mb(compiled)}
+    return compiled, unlimited, res.value, {"method": "deer_reference", "compile_seconds": compile_s,
+                                            "iterations": iterations, "converged": bool(np.all(res.success)),
+                                            "peak_memory_mb": memory_mb(compiled)}
+
+
+def interleaved_seconds(prepared, repeats):
+    """[repeats, methods] wall times, one call of every method per round (block_until_ready).
+
+    On a shared machine the load drifts; timing the methods in turn, round after round, exposes
+    them to the same load, and per-round ratios cancel most of it."""
+    out = np.zeros((repeats, len(prepared)))
+    for r in range(repeats):
+        for j, (compiled, args, _, _) in enumerate(prepared):
+            start = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            out[r, j] = time.perf_counter() - start
+    return out
 
 
 def _ints(text):
@@ -138,7 +157,7 @@ def main(argv=None):
     parser.add_argument("--batches", default="1,16")
     parser.add_argument("--tol", type=float, default=1e-4, help="absolute part of the stopping rule")
     parser.add_argument("--rtol", type=float, default=1e-3, help="relative part of the stopping rule")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--max-jacobian-mb", type=float, default=800.0)
     args = parser.parse_args(argv)
     if args.quick:
@@ -157,23 +176,23 @@ def main(argv=None):
                     skipped.append(config)
                     continue
                 inputs = problem(n, T, batch)
-                ref, base = bench_genjax("sequential", inputs, args.repeats, args.tol, args.rtol)
-                found = []
+                prepared = [prepare_genjax("sequential", inputs, args.tol, args.rtol)]
                 if reference is not None:
-                    found.append(bench_reference(reference, inputs, args.repeats))
-                for name in methods:
-                    found.append(bench_genjax(name, inputs, args.repeats, args.tol, args.rtol))
-                ref_seconds = found[0][1]["seconds"] if reference is not None else None
-                for hs, row in [(ref, base)] + found:
-                    row.update(config, ratio_to_sequential=row["seconds"] / base["seconds"],
-                               max_abs_error=float(jnp.max(jnp.abs(hs - ref))))
-                    if ref_seconds is not None:
-                        row["ratio_to_reference"] = row["seconds"] / ref_seconds
+                    prepared.append(prepare_reference(reference, inputs))
+                prepared += [prepare_genjax(name, inputs, args.tol, args.rtol) for name in methods]
+                times = interleaved_seconds(prepared, args.repeats)            # [repeats, methods]
+                ref_hs = prepared[0][2]
+                for j, (_, _, hs, row) in enumerate(prepared):
+                    row.update(config, seconds=float(np.median(times[:, j])),
+                               ratio_to_sequential=float(np.median(times[:, j] / times[:, 0])),
+                               max_abs_error=float(jnp.max(jnp.abs(hs - ref_hs))))
+                    if reference is not None:
+                        row["ratio_to_reference"] = float(np.median(times[:, j] / times[:, 1]))
                     rows.append(row)
                     print(f"# {row['method']:18s} n={n} T={T} B={batch}: {row['seconds'] * 1e3:9.2f} ms "
                           f"({row['iterations']} sweeps, err {row['max_abs_error']:.1e}, compile "
-                          f"{row['compile_seconds']:.2f} s) [{time.time() - start:.0f}s]",
-                          file=sys.stderr, flush=True)
+                          f"{row['compile_seconds']:.2f} s, / reference {row.get('ratio_to_reference', 0):.2f}) "
+                          f"[{time.time() - start:.0f}s]", file=sys.stderr, flush=True)
     print(json.dumps({
         "benchmark": "deer", "settings": vars(args), "results": rows, "skipped": skipped,
         "machine": {"backend": jax.default_backend(), "device": str(jax.devices()[0]),
