@@ -269,19 +269,20 @@ def run(config, workdir: str, mode: str = "train", allow_config_change: bool = F
 
 
 def run_config(name: str, workdir: str, arg: str | None = "runlocal", num_steps: int | None = None,
-               mode: str = "train") -> Result:
+               mode: str = "train", allow_config_change: bool = False) -> Result:
     """Train (or sample / eval) ``experiments/configs/<name>.py:<arg>`` in-process, e.g. for a demo.
 
     ``res = run_config("toy2d_flow_matching", "runs/demo", num_steps=500)``; then
     ``res.task.extras["denoiser"](res.state.ema_params)`` is the trained denoiser D(x, t) and
-    ``res.task.sample(res.state.ema_params, n, key)`` draws n samples. Resumes like ``run``.
+    ``res.task.sample(res.state.ema_params, n, key)`` draws n samples. Resumes like ``run``
+    (continuing to more steps needs ``allow_config_change=True``).
     """
     import importlib
 
     config = importlib.import_module(f"experiments.configs.{name}").get_config(arg)
     if num_steps is not None:
         config.training.num_steps = int(num_steps)
-    return run(config, workdir, mode)
+    return run(config, workdir, mode, allow_config_change=allow_config_change)
 
 
 def define_flags(flag_values=None, argv=None):

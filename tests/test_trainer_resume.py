@@ -33,9 +33,8 @@ def _cmd(workdir):
             f"--workdir={workdir}", "--num_cpu_devices=2", *flags]
 
 
-def _env():
-    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(ROOT / ".cache" / "jax"),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5")
+def _env():  # the compile cache settings come from tests/conftest.py through os.environ
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     return env
 
@@ -60,7 +59,10 @@ def test_sigkill_and_resume_gives_identical_parameters(tmp_path):
     done = [int(p.name) for p in (pre / "checkpoints").iterdir() if (p / "commit_success.txt").exists()]
     assert 0 < max(done) < STEPS, done  # killed mid-training, with a checkpoint to resume from
 
-    subprocess.run(_cmd(pre), cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600)
+    assert (pre / "LOCK").exists()  # the killed run could not release its workdir lock
+    rerun = subprocess.run(_cmd(pre), cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600, text=True)
+    assert f"took over the stale workdir lock {pre / 'LOCK'}" in rerun.stderr  # reported, then taken over
+    assert not (pre / "LOCK").exists()
     _, err = reference.communicate(timeout=600)
     assert reference.returncode == 0, err.decode()[-2000:]
     steps_logged = [json.loads(line)["step"] for line in (pre / "metrics.jsonl").read_text().splitlines()]

@@ -17,6 +17,7 @@ from absl import flags
 
 from experiments import train
 from experiments.configs import toy2d_edm, toy2d_flow_matching
+from experiments.tasks import _workdir
 from experiments.tasks._workdir import ConfigChanged
 from genjax.train import checkpoint
 
@@ -108,6 +109,21 @@ def test_tunable_change_needs_the_flag(base, tmp_path):
     with pytest.raises(ConfigChanged, match=r"(?s)config\.training\.num_steps: 6 -> 8\n.*pass --allow_config_change"):
         train.run(config(**{"training.num_steps": 8}), str(wd))
     assert snapshot(wd) == before
+
+
+def test_keys_added_by_newer_code_do_not_block_a_resume(base, tmp_path):
+    """A workdir from before a key existed (here: max_param_norm_ratio, a None placeholder, a dropped key)."""
+    wd = _copy(base, tmp_path)
+    recorded = json.loads((wd / "config.json").read_text())
+    del recorded["training"]["max_param_norm_ratio"]
+    del recorded["schedule"]["kwargs"]["t_min"]
+    recorded["training"]["retired_key"] = 3
+    (wd / "config.json").write_text(json.dumps(recorded))
+    changes = _workdir.check_config(config(), str(wd), "train")  # no --allow_config_change needed
+    assert set(changes) == {"training.max_param_norm_ratio", "schedule.kwargs.t_min", "training.retired_key"}
+    assert _workdir.check_config(config(), str(wd), "eval") == {}
+    with pytest.raises(ConfigChanged, match="training.max_param_norm_ratio"):  # not at its default: a change
+        _workdir.check_config(config(**{"training.max_param_norm_ratio": 3.0}), str(wd), "train")
 
 
 def test_tunable_change_with_the_flag_resumes_and_is_recorded(base, resumed8):

@@ -79,6 +79,18 @@ def _recorded(workdir: str) -> dict | None:
     return identity.effective(first, rows)
 
 
+def _new_keys_at_default(changes: dict) -> set:
+    """Keys the code gained or dropped since the run started: absent from the recorded config and now
+    at ``common.base()``'s default (or a None placeholder), or no longer in the config at all.
+
+    A new key at its shared default keeps the old behaviour by convention, and a dropped key is no
+    longer read, so neither can break a resume (they are still recorded with the other changes).
+    """
+    defaults = identity.flatten(config_dict(common.base()))
+    return {k for k, (old, new) in changes.items()
+            if new == identity.MISSING or (old == identity.MISSING and (new is None or defaults.get(k, old) == new))}
+
+
 def check_config(config, workdir: str, mode: str, allow_change: bool = False) -> dict:
     """The accepted changes {key: (old, new)} against the run's recorded config; ``ConfigChanged`` if refused."""
     old = _recorded(workdir)
@@ -88,8 +100,10 @@ def check_config(config, workdir: str, mode: str, allow_change: bool = False) ->
     if not changes:
         return {}
     recorded = os.path.join(workdir, CONFIG)
+    new_keys = _new_keys_at_default(changes)
     if mode != "train":
-        bad = [k for k in changes if not any(fnmatch.fnmatchcase(k, p) for p in common.EVAL_IGNORED)]
+        bad = [k for k in changes if k not in new_keys
+               and not any(fnmatch.fnmatchcase(k, p) for p in common.EVAL_IGNORED)]
         if bad:
             raise ConfigChanged(
                 f"--mode={mode}: the config differs from the run's ({recorded}, with {CHANGES}) in keys that "
@@ -100,7 +114,8 @@ def check_config(config, workdir: str, mode: str, allow_change: bool = False) ->
         log.warning("no checkpoint in %s yet: accepting every config change (recorded in %s):\n%s", workdir,
                     CHANGES, identity.format_changes(changes))
         return changes
-    kinds = identity.classify(changes, identity.Policy(**common.RESUME_POLICY))
+    kinds = identity.classify({k: v for k, v in changes.items() if k not in new_keys},
+                              identity.Policy(**common.RESUME_POLICY))
     if kinds["fixed"]:
         raise ConfigChanged(
             f"resuming {workdir} with a changed config: these keys change the checkpoint's structure or what "
