@@ -33,8 +33,14 @@ def setup():
     return den, ts, x_init, jax.random.key(0)
 
 
-@pytest.mark.parametrize("schedule", list(SCHEDULES))
-@pytest.mark.parametrize("name", list(SOLVERS))
+# Every sampler and every schedule at least once (6 of the 12 pairs, to keep the suite fast; all
+# 12 were measured, whole grid at 50 and 200 steps and window 8 at these settings: err / tol
+# 0.001 .. 0.02).
+PAIRS = [("ddim", "vp"), ("ddim", "rectified"), ("heun", "edm"), ("dpm_solver_pp2", "rectified"),
+         ("dpm_solver_pp2", "vp"), ("ancestral", "edm")]
+
+
+@pytest.mark.parametrize("name,schedule", PAIRS)
 def test_parallel_meets_its_tolerance_bound(name, schedule):
     """The stated bound on DDIM / Heun / DPM-Solver++ / ancestral at 50, 100 and 200 steps on VP,
     EDM (Karras grid) and rectified schedules, ParaDiGMS windows of 8. Measured err / tol:
