@@ -14,7 +14,7 @@ Schedules are frozen dataclasses, hashable by value, so they can be static argum
 References: Song et al. 2021, "Score-Based Generative Modeling through Stochastic Differential
 Equations"; Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
 Models"; Kingma et al. 2021, "Variational Diffusion Models"; Liu et al. 2023, "Flow Straight and
-Fast"; Esser et al. 2024, "Scaling Rectified Flow Transformers" (logit-normal t).
+Fast". Training-time samplers for t live with the losses (``genjax.losses.timesteps``).
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ import numpy as np
 Array = jax.Array
 
 GRID_KINDS = ("uniform", "karras", "log_snr")
-T_SAMPLERS = ("uniform", "lognormal", "logit_normal")
 
 
 def _elementwise_grad(fn, t):
@@ -382,26 +381,3 @@ def time_grid(s: Schedule, num_steps: int, kind: str = "uniform", rho: float = 7
         ts = s.t_from_log_snr(lam)
     # pin the ends exactly (rounding in the spacing formulas must not move them)
     return ts.astype(dtype).at[0].set(s.t_max).at[-1].set(s.t_min)
-
-
-# --- training-time samplers for t ----------------------------------------------------------------
-def sample_t(s: Schedule, shape, key, kind: str = "uniform", p_mean: float = -1.2, p_std: float = 1.2,
-             loc: float = 0.0, scale: float = 1.0) -> Array:
-    """Draw training times in [t_min, t_max].
-
-    kind:
-      - ``"uniform"``: t ~ U[t_min, t_max].
-      - ``"lognormal"``: EDM's ln(sigma / alpha) ~ N(p_mean, p_std^2), mapped to t through the
-        inverse noise-to-signal ratio and clipped to the range (Karras et al. 2022, Table 1).
-      - ``"logit_normal"``: logit(u) ~ N(loc, scale^2), t = t_min + u (t_max - t_min) (Esser et al.
-        2024, SD3, for rectified flow).
-    """
-    if kind == "uniform":
-        return jax.random.uniform(key, shape, minval=s.t_min, maxval=s.t_max)
-    if kind == "lognormal":
-        log_r = p_mean + p_std * jax.random.normal(key, shape)
-        return s.t_from_log_snr(-log_r)
-    if kind == "logit_normal":
-        u = jax.nn.sigmoid(loc + scale * jax.random.normal(key, shape))
-        return s.t_min + u * (s.t_max - s.t_min)
-    raise ValueError(f"sample_t: unknown kind {kind!r}; choose one of {T_SAMPLERS}")

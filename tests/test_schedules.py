@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from genjax import schedules
+from genjax.losses import timesteps
 
 ALL = {
     "vp_linear": schedules.vp_linear(),
@@ -148,17 +149,18 @@ def test_prior():
     np.testing.assert_allclose(lp, -2 * (np.log(50.0) + 0.5 * np.log(2 * np.pi)), rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", schedules.T_SAMPLERS)
+@pytest.mark.parametrize("kind", ["uniform", "lognormal", "logit_normal"])
 @pytest.mark.parametrize("name", ["vp_linear", "edm", "rectified"])
 def test_sample_t_in_range(kind, name):
+    # training-time t samplers moved to genjax.losses.timesteps (one factory per variant)
     s = ALL[name]
-    t = schedules.sample_t(s, (2048,), jax.random.key(2), kind=kind)
+    t, _ = timesteps.get(kind)(s, (2048,), jax.random.key(2))
     assert bool(jnp.all((t >= s.t_min) & (t <= s.t_max)))
 
 
 def test_lognormal_t_matches_edm():
     # For EDM t = sigma, so log t ~ N(-1.2, 1.2^2) (inside the clipping range for most draws).
-    t = schedules.sample_t(ALL["edm"], (20000,), jax.random.key(3), kind="lognormal")
+    t, _ = timesteps.lognormal()(ALL["edm"], (20000,), jax.random.key(3))
     # standard errors: mean 1.2/sqrt(2e4) ~ 0.008; 0.03 is ~4 sigma (clipping moves it < 1e-3).
     assert float(jnp.mean(jnp.log(t))) == pytest.approx(-1.2, abs=0.03)
 
@@ -182,8 +184,8 @@ def test_invalid_arguments():
         schedules.get("vpp")
     with pytest.raises(ValueError, match=r"t must lie in \[t_min, t_max\]"):
         s.check_t(jnp.array([0.5, 1.5]))
-    with pytest.raises(ValueError, match="kind"):
-        schedules.sample_t(s, (2,), jax.random.key(0), kind="beta")
+    with pytest.raises(ValueError, match="t_sampler"):
+        timesteps.get("beta")
 
 
 def test_schedules_hash_by_value():

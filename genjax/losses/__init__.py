@@ -9,8 +9,10 @@
 
 ``apply(params, x, t, label=None, train=False, key=None)`` is the network call of
 ``genjax.nets.apply_fn``; batch = {"x": [B, ...], optional "label": [B], "z": [B, ...]}.
-Strategies (``time_sampler``, ``weighting``) are built by factories and passed in by value or name.
+Strategies are built by one factory per variant and passed in by value (or by name, for configs):
+``losses.timesteps.logit_normal(0.0, 1.0)``, ``losses.weightings.min_snr(5.0)``.
 """
+from genjax.losses import timesteps, weightings
 from genjax.losses.diffusion import dsm, edm
 from genjax.losses.flow import distill, flow_matching, reflow
 from genjax.losses.strategies import (T_SAMPLERS, TARGETS, WEIGHTINGS, conditional_target, log_target_factor,
@@ -27,4 +29,5 @@ def get(name: str, *args, **kwargs):
 
 
 __all__ = ["BY_NAME", "T_SAMPLERS", "TARGETS", "WEIGHTINGS", "conditional_target", "distill", "dsm", "edm",
-           "flow_matching", "get", "log_target_factor", "reflow", "time_sampler", "weighting"]
+           "flow_matching", "get", "log_target_factor", "reflow", "time_sampler", "timesteps", "weighting",
+           "weightings"]
