@@ -189,3 +189,19 @@ def test_read_only_never_writes(two_steps, tmp_path, mesh):
     assert sorted(str(p) for p in d.rglob("*")) == before and not (tmp_path / "ckpt.broken").exists()
     assert not ck.Checkpointer(str(tmp_path / "absent"), read_only=True).all_steps()
     assert not (tmp_path / "absent").exists()
+
+
+def test_unreadable_checkpoint_is_an_error_not_damage(two_steps, tmp_path, mesh):
+    """A permission problem says so (path, errno) and quarantines nothing: the data may be intact."""
+    d = tmp_path / "ckpt"
+    shutil.copytree(two_steps, d)
+    c = ck.Checkpointer(str(d), every=1, keep=5)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(d / "2" / "default"))
+
+    c._manager.restore = denied
+    with pytest.raises(ck.CheckpointError, match=r"cannot read checkpoint 2 in .*\[Errno 13\] Permission denied"):
+        c.restore(_random_state(0, mesh))
+    c.close()
+    assert sorted(os.listdir(d)) == ["1", "2"] and not (tmp_path / "ckpt.broken").exists()

@@ -29,6 +29,7 @@ References: Orbax documentation, "Checkpointing PyTrees" / ``CheckpointManager``
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -83,6 +84,18 @@ def _describe(e: BaseException) -> str:
             return f"[Errno {seen.errno}] {seen.strerror}: {seen.filename or ''}".rstrip(": ")
         seen = seen.__cause__ or seen.__context__
     return f"{type(e).__name__}: {str(e)[:300]}"
+
+
+def _not_allowed(e: BaseException) -> bool:
+    """Whether a read failed for lack of permission (OSError EACCES / EPERM, tensorstore PERMISSION_DENIED)."""
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.EACCES, errno.EPERM):
+            return True
+        if "PERMISSION_DENIED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Checkpointer:
@@ -173,6 +186,8 @@ class Checkpointer:
         try:
             m = self._manager.restore(step, args=ocp.args.Composite(**{_MANIFEST: ocp.args.JsonRestore()}))[_MANIFEST]
         except Exception as e:  # noqa: BLE001
+            if _not_allowed(e):
+                raise
             raise integrity.IntegrityError(f"the manifest cannot be read ({type(e).__name__})") from e
         integrity.check_manifest(m)
         return m
@@ -220,7 +235,10 @@ class Checkpointer:
                     raise
                 except integrity.IntegrityError as e:
                     reason = str(e)
-                except Exception as e:  # noqa: BLE001 - any read failure means "damaged"
+                except Exception as e:  # noqa: BLE001 - any other read failure means "damaged" ...
+                    if _not_allowed(e):  # ... except a permission problem: the data may be fine
+                        raise CheckpointError(f"cannot read checkpoint {step} in {self.directory}: "
+                                              f"{_describe(e)}") from e
                     reason = f"{type(e).__name__}: {str(e)[:200]}"
             if reason is None:
                 break
