@@ -1,4 +1,5 @@
-"""Tests for genjax.nets: shapes, conditioning, dropout, remat, EDM preconditioning, denoiser_from."""
+"""Tests for genjax.nets: MLP shapes and conditioning, EDM preconditioning, denoiser_from (the image
+networks: tests/test_nets_edm.py)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,10 +52,7 @@ def test_mlp_flattens_images():
     assert shapes.shape == (3, 8, 8, 1)
 
 
-# --- U-Net --------------------------------------------------------------------------------------------
-UNET = dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,), num_groups=4, dropout=0.2)
-
-
+# --- helpers -------------------------------------------------------------------------------------------
 def _init(net, x, seed=0):
     """Random parameters without compiling flax's initialisers (XLA CPU compiles of many threefry
     calls dominate small tests): shapes by eval_shape, values from numpy; GroupNorm scales ~ 1."""
@@ -67,65 +65,6 @@ def _init(net, x, seed=0):
         base = 1.0 if "scale" in jax.tree_util.keystr(path) else 0.0
         vals.append(jnp.asarray(base + scale * 0.5 * rng.normal(size=leaf.shape), jnp.float32))
     return jax.tree.unflatten(tree, vals)
-
-
-@pytest.fixture(scope="module")
-def unet():
-    net = nets.UNet(**UNET, num_classes=10)
-    return net, _init(net, jnp.ones((2, 8, 8, 1)))
-
-
-def test_unet_digits_forward_label_and_dropout(unet):
-    net, params = unet
-    apply = nets.apply_fn(net)
-    x = jnp.tile(jax.random.normal(jax.random.key(3), (1, 8, 8, 1)), (4, 1, 1, 1))
-    lab = jnp.array([1, 2, -1, -1])
-
-    @jax.jit
-    def run(params, x):
-        return apply(params, x, 0.4, lab), apply(params, x, 0.4, lab, True, jax.random.key(4))
-
-    ev, dr = run(params, x)
-    assert ev.shape == (4, 8, 8, 1) and np.all(np.isfinite(np.asarray(ev)))
-    assert float(jnp.max(jnp.abs(ev[0] - ev[1]))) > 1e-4   # the label conditions the output
-    np.testing.assert_allclose(ev[2], ev[3], atol=1e-6)     # same input, same (null) label
-    assert float(jnp.max(jnp.abs(dr[2] - dr[3]))) > 1e-4   # dropout masks differ per example
-    assert float(jnp.max(jnp.abs(dr - ev))) > 1e-4
-
-
-def test_unet_remat_gives_identical_outputs_and_gradients():
-    # one resolution level keeps the compile small; remat wraps every residual / attention block
-    cfg = dict(UNET, ch_mult=(1,), attn_resolutions=(8,), num_classes=10)
-    net, net_r = nets.UNet(**cfg), nets.UNet(**cfg, remat=True)
-    params = _init(net, jnp.ones((2, 8, 8, 1)))
-    assert jax.tree.structure(params) == jax.tree.structure(jax.eval_shape(
-        lambda: nets.init_params(net_r, jnp.ones((2, 8, 8, 1)), jax.random.key(0))))
-    x = jax.random.normal(jax.random.key(6), (2, 8, 8, 1))
-    lab = jnp.array([3, 4])
-
-    def loss(apply, p):
-        return jnp.sum(apply(p, x, jnp.array([0.2, 0.9]), lab, True, jax.random.key(7)) ** 2)
-
-    f = jax.jit(lambda p: jax.value_and_grad(lambda q: loss(nets.apply_fn(net), q))(p))
-    g = jax.jit(lambda p: jax.value_and_grad(lambda q: loss(nets.apply_fn(net_r), q))(p))
-    (v1, g1), (v2, g2) = f(params), g(params)
-    np.testing.assert_allclose(v1, v2, rtol=1e-5)  # same parameters pytree, same arithmetic
-    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)  # float32 recomputation order
-
-
-@pytest.mark.parametrize("shape,mult,attn", [((2, 28, 28, 1), (1, 2, 2), (14,)), ((2, 32, 32, 3), (1, 2, 2, 2), (16,))])
-def test_unet_odd_and_cifar_shapes(shape, mult, attn):
-    # 28 -> 14 -> 7 -> 14 -> 28: upsampling resizes to the skip's shape (shape inference only)
-    net = nets.get("unet", ch=8, ch_mult=mult, num_res_blocks=1, attn_resolutions=attn, num_groups=4,
-                   time_embedding="fourier")
-    x = jnp.ones(shape)
-
-    def fwd():
-        p = nets.init_params(net, x, jax.random.key(0))
-        return nets.apply_fn(net)(p, x, 0.5)
-
-    assert jax.eval_shape(fwd).shape == shape
 
 
 # --- EDM preconditioning and predictions ----------------------------------------------------------------
@@ -179,8 +118,10 @@ def test_registry_and_errors():
     net = nets.MLP(features=(8,), time_embedding="gaussian")
     with pytest.raises(ValueError, match="time_embedding"):
         nets.init_params(net, jnp.ones((2, 2)), jax.random.key(0))
-    with pytest.raises(ValueError, match="UNet"):
-        nets.init_params(nets.UNet(ch=8, num_groups=4), jnp.ones((2, 8)), jax.random.key(0))
+    assert isinstance(nets.get("song_unet", img_resolution=8, in_channels=1, out_channels=1), nets.SongUNet)
+    with pytest.raises(ValueError, match="x must be"):
+        nets.init_params(nets.get("song_unet", img_resolution=8, in_channels=1, out_channels=1), jnp.ones((2, 8)),
+                         jax.random.key(0))
 
 
 def test_denoiser_from_carries_params_as_leaves():

@@ -94,3 +94,66 @@ def test_state_dict_errors_name_the_tensor():
     with pytest.raises(ValueError, match="encoder_type"):
         nets.from_torch_state_dict(nets.SongUNet(img_resolution=8, in_channels=2, out_channels=2,
                                                  encoder_type="progressive"), sd)
+
+
+# --- the project's calling convention --------------------------------------------------------------------
+def test_adapter_maps_time_labels_and_label_dropout():
+    kw = dict(img_resolution=8, in_channels=1, out_channels=1, model_channels=8, channel_mult=(1, 2), num_blocks=1,
+              attn_resolutions=(), dropout=0.0, label_dropout=0.5)
+    net = nets.get("song_unet", **kw, num_classes=3, noise_scale=2.0)
+    base = nets.SongUNet(**kw, label_dim=3)
+    assert net.label_dim == 3
+    abstract = nets.torch_import.abstract_variables(base)
+    rng = np.random.default_rng(0)
+    params = jax.tree.map(lambda s: jnp.asarray(0.3 * rng.standard_normal(s.shape), jnp.float32), abstract["params"])
+    assert jax.tree.structure(params) == jax.tree.structure(
+        jax.eval_shape(lambda: nets.init_params(net, jnp.zeros((2, 8, 8, 1)), jax.random.key(0))))
+    apply = nets.apply_fn(net)
+    n = 32
+    x = jnp.broadcast_to(jax.random.normal(jax.random.key(1), (1, 8, 8, 1)), (n, 8, 8, 1))
+    t = jnp.full((n,), 0.3)
+    lab = jnp.full((n,), 2)
+
+    @jax.jit
+    def run(params):
+        both = base.apply({"params": params}, x[:2], 2.0 * t[:2], jnp.stack([jax.nn.one_hot(2, 3), jnp.zeros(3)]))
+        return both, apply(params, x[:2], 0.3, jnp.array([2, nets.NULL_LABEL])), apply(params, x, t, lab, True,
+                                                                                       jax.random.key(2))
+
+    both, got, drop = run(params)
+    ref, unc = both[:1], both[1:]
+    np.testing.assert_allclose(got, both, atol=1e-6)  # t -> 2 t, label -> one-hot, NULL_LABEL -> EDM's zero label
+    assert float(jnp.max(jnp.abs(ref - unc))) > 1e-3
+    d_ref = jnp.max(jnp.abs(drop - ref), axis=(1, 2, 3))
+    d_unc = jnp.max(jnp.abs(drop - unc), axis=(1, 2, 3))
+    assert bool(jnp.all(jnp.minimum(d_ref, d_unc) < 1e-5))  # each row: its label kept or dropped
+    kept = float(jnp.mean(d_ref < 1e-5))
+    assert 0.15 < kept < 0.85, kept  # Binomial(32, 0.5): outside this range with probability < 1e-4
+
+
+def test_load_arrays_reads_npz_and_safetensors(tmp_path):
+    # safetensors written by hand from its specification: u64 little-endian header size, JSON header
+    # {name: {dtype, shape, data_offsets}}, raw little-endian bytes; BF16 = the top 16 bits of float32.
+    import struct
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([1.5, -2.0], np.float16)
+    bf = np.array([1.0, -3.5, 0.15625], np.float32)          # exactly representable in bfloat16
+    raws = [a.tobytes(), b.tobytes(), (bf.view(np.uint32) >> 16).astype("<u2").tobytes()]
+    specs = [("a", "F32", [2, 3]), ("b", "F16", [2]), ("c", "BF16", [3])]
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for (name, dt, shape), raw in zip(specs, raws):
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        off += len(raw)
+    h = json.dumps(header).encode()
+    (tmp_path / "w.safetensors").write_bytes(struct.pack("<Q", len(h)) + h + b"".join(raws))
+    got = nets.load_arrays(str(tmp_path / "w.safetensors"))
+    assert sorted(got) == ["a", "b", "c"]
+    np.testing.assert_array_equal(got["a"], a)
+    np.testing.assert_array_equal(got["b"], b)
+    np.testing.assert_array_equal(got["c"], bf)
+    np.savez(tmp_path / "w.npz", a=a)
+    np.testing.assert_array_equal(nets.load_arrays(str(tmp_path / "w.npz"))["a"], a)
+    with pytest.raises(ValueError, match="must end in .npz or .safetensors"):
+        (tmp_path / "w.pkl").write_bytes(b"")
+        nets.load_arrays(str(tmp_path / "w.pkl"))

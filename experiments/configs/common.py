@@ -60,6 +60,7 @@ def base() -> ml_collections.ConfigDict:
     c.data.data_dir = ""                # tfds data_dir ("" = default)
     c.data.use_labels = False
     c.data.pipeline = "auto"            # auto | device | host
+    c.data.random_flip = False          # mirror images left-right with probability 1/2
 
     c.training = ml_collections.ConfigDict()
     c.training.batch_size = 256         # global batch (all devices, all hosts)

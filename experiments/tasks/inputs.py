@@ -9,6 +9,9 @@
   ``genjax.data.tfds_loader.batches`` (grain, each host reads its own shard, ``start_step``
   resumes exactly); host pipeline, pixels k mapped to ``2 k / 255 - 1`` by the loader.
 
+``config.data.random_flip`` mirrors images left-right with probability 1/2 inside the jitted step
+(``with_random_flip``), for any image source.
+
 The digits are read in the order of ``genjax.data.batching.batch_iterator`` (seeded epoch
 permutations, ``start_step`` resumes exactly), applied to the row *indices*: the host produces the
 global indices of a step, keeps its own rows (``sharding.local_batch_slice``) and the trainer
@@ -82,9 +85,30 @@ def build(config, mesh, key) -> Data:
         from genjax.data import digits
         with config_error("config.data.split"):
             images, labels = digits.load(config.data.split)
-        return array_source(images, labels, digits.NUM_LEVELS, batch_size, mesh, key, use_labels,
+        data = array_source(images, labels, digits.NUM_LEVELS, batch_size, mesh, key, use_labels,
                             on_device=pipeline != "host")
-    return _tfds(config, batch_size, mesh, key, use_labels)
+    else:
+        data = _tfds(config, batch_size, mesh, key, use_labels)
+    return with_random_flip(data) if bool(config.data.get("random_flip", False)) else data
+
+
+def with_random_flip(data: Data) -> Data:
+    """Mirror each image left-right with probability 1/2 (score_sde's and EDM's ``random_flip``).
+
+    The coin of row i at step s is ``bernoulli(fold_in(fold_in(data_key, s), 1))[i]``: a pure
+    function of the step, drawn inside the jitted step, so resumed runs see the same batches.
+    """
+    if len(data.shape) != 3:
+        raise ValueError(f"config.data.random_flip needs images [H, W, C], got examples of shape {data.shape}")
+    inner = data.to_batch
+
+    def to_batch(step, data_key, feed):
+        batch = inner(step, data_key, feed)
+        x = batch["x"]
+        coin = jax.random.bernoulli(jax.random.fold_in(jax.random.fold_in(data_key, step), 1), 0.5, (x.shape[0],))
+        return dict(batch, x=jnp.where(coin[:, None, None, None], x[:, :, ::-1, :], x))
+
+    return data._replace(to_batch=to_batch)
 
 
 # --- 2-D toy sets ---------------------------------------------------------------------------------

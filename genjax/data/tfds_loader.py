@@ -32,6 +32,7 @@ DATASETS = {
     "cifar10": (32, 32, 3),
     "cifar100": (32, 32, 3),
     "svhn_cropped": (32, 32, 3),
+    "imagenet_resized/64x64": (64, 64, 3),
 }
 NUM_LEVELS = 256
 

@@ -7,8 +7,10 @@
 The adapters are subclasses, so their parameters are exactly those of the wrapped network (and
 ``from_torch_state_dict`` loads them). They map
 
-    noise_labels = noise_scale * t                 t: [] or [B]; noise_scale 1 for EDM's c_noise
-                                                   = log(sigma)/4, (M - 1) = 999 for DDPM's VP time
+    noise_labels = noise_scale * t + noise_shift   t: [] or [B]; noise_scale 1 for EDM's c_noise
+                                                   = log(sigma)/4, (M - 1) = 999 for DDPM's VP time,
+                                                   log(s_max / s_min) and log(s_min) for score_sde's
+                                                   VE label log(sigma(t)) = log(s_min (s_max/s_min)^t)
     class_labels = one_hot(label, label_dim)       label [B] int; None, negative labels (NULL_LABEL)
                                                    and labels >= label_dim give the zero row, EDM's
                                                    unconditional input for classifier-free guidance
@@ -44,43 +46,29 @@ def _one_hot(label: Optional[Array], batch: int, label_dim: int) -> Optional[Arr
     return jax.nn.one_hot(label, label_dim, dtype=jnp.float32)  # out-of-range rows (NULL_LABEL) are zeros
 
 
-class _Convention:
-    """Mixin: ``__call__(x, t, label=None, train=False)`` -> the EDM-convention ``__call__``."""
+def _adapter(base):
+    """A subclass of ``base`` (same parameters) called as ``net(x, t, label=None, train=False)``."""
 
-    def _call(self, base, x, t, label, train):
-        if self.num_classes is not None and self.label_dim not in (0, self.num_classes):
-            raise ValueError(f"num_classes={self.num_classes} contradicts label_dim={self.label_dim}")
-        if self.noise_scale <= 0:
-            raise ValueError(f"noise_scale must be > 0, got {self.noise_scale}")
-        c = _one_hot(label, x.shape[0], self.label_dim)
-        return base.__call__(self, x, self.noise_scale * batch_times(t, x.shape[0]), c, None, train)
+    class Adapter(base):
+        num_classes: Optional[int] = None
+        noise_scale: float = 1.0
+        noise_shift: float = 0.0
 
+        def __post_init__(self):
+            if self.num_classes is not None and self.label_dim == 0:
+                object.__setattr__(self, "label_dim", int(self.num_classes))  # num_classes: alias of label_dim
+            super().__post_init__()
 
-class SongUNetAdapter(_Convention, SongUNet):
-    """SongUNet with the project's calling convention (module docstring)."""
+        def __call__(self, x: Array, t: Array, label: Optional[Array] = None, train: bool = False) -> Array:
+            if self.num_classes is not None and self.label_dim != self.num_classes:
+                raise ValueError(f"num_classes={self.num_classes} contradicts label_dim={self.label_dim}")
+            noise = self.noise_scale * batch_times(t, x.shape[0]) + self.noise_shift
+            return base.__call__(self, x, noise, _one_hot(label, x.shape[0], self.label_dim), None, train)
 
-    num_classes: Optional[int] = None
-    noise_scale: float = 1.0
-
-    def __post_init__(self):
-        if self.num_classes is not None and self.label_dim == 0:
-            object.__setattr__(self, "label_dim", int(self.num_classes))
-        super().__post_init__()
-
-    def __call__(self, x: Array, t: Array, label: Optional[Array] = None, train: bool = False) -> Array:
-        return self._call(SongUNet, x, t, label, train)
+    Adapter.__name__ = Adapter.__qualname__ = f"{base.__name__}Adapter"
+    Adapter.__doc__ = f"{base.__name__} with the project's calling convention (module docstring)."
+    return Adapter
 
 
-class DhariwalUNetAdapter(_Convention, DhariwalUNet):
-    """DhariwalUNet with the project's calling convention (module docstring)."""
-
-    num_classes: Optional[int] = None
-    noise_scale: float = 1.0
-
-    def __post_init__(self):
-        if self.num_classes is not None and self.label_dim == 0:
-            object.__setattr__(self, "label_dim", int(self.num_classes))
-        super().__post_init__()
-
-    def __call__(self, x: Array, t: Array, label: Optional[Array] = None, train: bool = False) -> Array:
-        return self._call(DhariwalUNet, x, t, label, train)
+SongUNetAdapter = _adapter(SongUNet)
+DhariwalUNetAdapter = _adapter(DhariwalUNet)

@@ -16,8 +16,10 @@
   gain * N(0, 1/fan_in) (kaiming_normal) or gain * U(+-sqrt(6 / (fan_in + fan_out)))
   (xavier_uniform); biases draw from the same law times ``bias``.
 
-The resampling filters are constants derived from ``resample_filter`` (never parameters); ``init``
-records them in the "buffers" collection, where imported weights carry EDM's torch buffers.
+The resampling filters are constants derived from ``resample_filter`` (never parameters), applied
+as separable sums of strided slices (no grouped convolutions: XLA compiles those, and their
+gradients, slowly on CPU); ``init`` records the 2-D kernels in the "buffers" collection, where
+imported weights carry EDM's torch buffers (``from_torch_state_dict`` checks they agree).
 
 References: Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
 Models" (Appendix F.2 and its networks); Karras et al. 2020, "Analyzing and Improving the Image
@@ -70,31 +72,58 @@ def resample_kernel(resample_filter: Sequence[float]) -> np.ndarray:
 
 
 def fixed(module: nn.Module, name: str, value: np.ndarray) -> Array:
-    """A constant of ``module``: read from the "buffers" collection when the variables carry it
-    (imported weights), else ``value``; ``init`` records ``value`` there (EDM's torch buffers)."""
+    """A constant of ``module``: ``init`` records ``value`` in the "buffers" collection (where
+    imported weights carry EDM's torch buffers); the computation reads the collection when the
+    variables carry it, else uses ``value``."""
     if module.has_variable("buffers", name) or module.is_initializing():
         return jnp.asarray(module.variable("buffers", name, lambda: jnp.asarray(value)).value, jnp.float32)
     return jnp.asarray(value, jnp.float32)
 
 
-def _depthwise(x: Array, kernel: Array, stride: int, pad: int, dilate: int = 1) -> Array:
-    c = x.shape[-1]
-    k = jnp.broadcast_to(jnp.asarray(kernel, x.dtype)[:, :, None, None], kernel.shape + (1, c))
-    return jax.lax.conv_general_dilated(x, k, (stride, stride), [(pad, pad), (pad, pad)], lhs_dilation=(dilate, dilate),
-                                        dimension_numbers=_DN, feature_group_count=c)
+def _taps(resample_filter: Sequence[float]) -> np.ndarray:
+    f = np.asarray(resample_filter, np.float64)
+    return f / f.sum()
 
 
-def downsample(x: Array, kernel: Array, pad: int) -> Array:
-    """Depthwise FIR filter with stride 2: [B, H, W, C] -> [B, (H + 2 pad - k) // 2 + 1, ..., C]."""
-    return _depthwise(x, kernel, 2, pad)
+def _fir_axis(x: Array, g: np.ndarray, axis: int, pad: int, stride: int) -> Array:
+    """y[i] = sum_k g[k] xpad[stride i + k] along ``axis`` (xpad: x zero-padded by ``pad``)."""
+    k, n = len(g), x.shape[axis]
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (pad, pad) if pad >= 0 else (0, 0)
+    xp = jnp.pad(x, widths)
+    if pad < 0:
+        xp = jax.lax.slice_in_dim(xp, -pad, n + pad, axis=axis)
+    out = (xp.shape[axis] - k) // stride + 1
+    y = 0.0
+    for j in range(k):
+        y = y + float(g[j]) * jax.lax.slice_in_dim(xp, j, j + stride * (out - 1) + 1, stride, axis=axis)
+    return y
 
 
-def upsample(x: Array, kernel: Array, pad: int) -> Array:
-    """Depthwise transposed convolution with 4 F, stride 2, padding ``pad`` (torch semantics):
-    [B, H, W, C] -> [B, 2 (H - 1) - 2 pad + k, ..., C]; as a convolution of the 2x zero-stuffed
-    input with the flipped kernel and padding k - 1 - pad."""
-    k = kernel.shape[0]
-    return _depthwise(x, 4.0 * kernel[::-1, ::-1], 1, k - 1 - pad, dilate=2)
+def _zero_stuff(x: Array, axis: int) -> Array:
+    """Insert a zero after every element but the last along ``axis``: length n -> 2 n - 1."""
+    z = jnp.stack([x, jnp.zeros_like(x)], axis=axis + 1)
+    shape = list(x.shape)
+    shape[axis] *= 2
+    return jax.lax.slice_in_dim(z.reshape(shape), 0, shape[axis] - 1, axis=axis)
+
+
+def downsample(x: Array, resample_filter: Sequence[float], pad: int) -> Array:
+    """torch conv2d of each channel with F = f f^T / (sum f)^2, stride 2, padding ``pad``:
+    [B, H, W, C] -> [B, (H + 2 pad - k) // 2 + 1, ..., C]; separable, as sums of strided slices."""
+    g = _taps(resample_filter)
+    return _fir_axis(_fir_axis(x, g, 1, pad, 2), g, 2, pad, 2)
+
+
+def upsample(x: Array, resample_filter: Sequence[float], pad: int) -> Array:
+    """torch conv_transpose2d of each channel with 4 F, stride 2, padding ``pad``:
+    [B, H, W, C] -> [B, 2 (H - 1) - 2 pad + k, ..., C]; the 2x zero-stuffed input correlated with
+    the flipped taps 2 g, padding k - 1 - pad (separable, as sums of slices)."""
+    g = 2.0 * _taps(resample_filter)[::-1]
+    k = len(g)
+    for axis in (1, 2):
+        x = _fir_axis(_zero_stuff(x, axis), g, axis, k - 1 - pad, 1)
+    return x
 
 
 def conv(x: Array, w: Array, pad: int) -> Array:
@@ -157,11 +186,12 @@ class Conv2d(nn.Module):
                 b = self.param("bias", _initializer(self.init.mode, fan_in, fan_out, self.init.bias), (self.features,))
         elif self.features != cin:
             raise ValueError(f"Conv2d: kernel 0 keeps the channels, got {cin} -> {self.features}")
-        f = None
+        f = tuple(self.resample_filter)
         if self.up or self.down:
-            f = fixed(self, "resample_filter", resample_kernel(self.resample_filter))
+            # EDM's buffer, recorded for the checkpoint mapping; the taps themselves are static
+            fixed(self, "resample_filter", resample_kernel(f))
         w_pad = k // 2
-        f_pad = (f.shape[0] - 1) // 2 if f is not None else 0
+        f_pad = (len(f) - 1) // 2 if (self.up or self.down) else 0
         if self.fused_resample and self.up and w is not None:
             x = upsample(x, f, max(f_pad - w_pad, 0))
             x = conv(x, w, max(w_pad - f_pad, 0))
