@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from genjax import integrators
 from genjax.families import flows
 
 
@@ -87,7 +88,7 @@ def test_cnf_bad_input(key):
 
 
 def test_dopri5_evaluation_matches_closed_form_and_reports_failure(key):
-    """solver="dopri5" (FFJORD's evaluation): the linear flow's log-density to the tolerance, and a
+    """stepping=integrators.adaptive (FFJORD's dopri5 evaluation): the linear flow's log-density to the tolerance, and a
     solve cut off by max_steps is NaN, never a truncated number."""
     dim, t1 = 3, 0.7
     a = np.array([[-0.3, 0.8, 0.1], [-0.5, 0.2, 0.4], [0.3, -0.2, 0.5]], np.float32)
@@ -96,24 +97,24 @@ def test_dopri5_evaluation_matches_closed_form_and_reports_failure(key):
     m = scipy.linalg.expm(a.astype(np.float64) * t1)
     z_exact = np.asarray(x, np.float64) @ m.T
     logp_exact = (-0.5 * np.sum(z_exact**2, -1) - 0.5 * dim * math.log(2 * math.pi) + t1 * np.trace(a))
-    f = flows.cnf(dim, solver="dopri5", rtol=1e-6, atol=1e-6, t1=t1, net=LinearField(dim))
+    f = flows.cnf(dim, stepping=integrators.adaptive(1e-6, 1e-6), t1=t1, net=LinearField(dim))
     # rtol = atol = 1e-6 per step over ~10 steps, then float32 rounding: 1e-4 on log p (|log p| ~ 5)
     np.testing.assert_allclose(jax.jit(f.log_prob)(params, x), logp_exact, atol=1e-4, rtol=1e-5)
     np.testing.assert_allclose(jax.jit(f.forward)(params, x)[0], z_exact, atol=1e-5)
     np.testing.assert_allclose(jax.jit(f.inverse)(params, jnp.asarray(z_exact, jnp.float32))[0], x, atol=1e-5)
-    cut = flows.cnf(dim, solver="dopri5", rtol=1e-6, atol=1e-6, max_steps=2, t1=t1, net=LinearField(dim))
+    cut = flows.cnf(dim, stepping=integrators.adaptive(1e-6, 1e-6, max_steps=2), t1=t1, net=LinearField(dim))
     assert np.all(np.isnan(jax.jit(cut.log_prob)(params, x)))
-    with pytest.raises(ValueError, match="dopri5"):
-        flows.cnf(dim, solver="rk45")
+    with pytest.raises(TypeError, match="stepping"):
+        flows.cnf(dim, stepping="rk45")
     with pytest.raises(ValueError, match="max_steps"):
-        flows.cnf(dim, solver="dopri5", max_steps=0)
+        flows.cnf(dim, stepping=integrators.adaptive(max_steps=0))
 
 
 def test_dopri5_agrees_with_a_fine_rk4_grid_on_a_nonlinear_field(key):
     """A random (non-linear, time-dependent) field: the adaptive solve and 64 RK4 steps agree."""
     dim = 2
     rk = flows.cnf(dim, hidden=(32, 32), num_steps=64)
-    dp = flows.cnf(dim, hidden=(32, 32), solver="dopri5", rtol=1e-6, atol=1e-6)
+    dp = flows.cnf(dim, hidden=(32, 32), stepping=integrators.adaptive(1e-6, 1e-6))
     x = 2.0 * jax.random.normal(key, (16, dim))
     params = rk.init(x, key)
     # RK4 with h = 1/64: global error ~1e-8 on an O(1) field; dopri5 to 1e-6 per step; float32

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 from experiments.tasks import Task, _likelihood, config_error
+from genjax import integrators
 from genjax.families import flows
 
 NAMES = ("nice", "realnvp", "realnvp_image", "glow", "cnf")
@@ -60,7 +61,7 @@ def build(config, data, workdir: str | None = None) -> Task:
             raise ValueError(f"config.flow.eval_solver must be 'rk4' or 'dopri5', got {eval_solver!r}")
         if eval_solver == "dopri5":
             tol = float(fc.get("eval_tol", 1e-5))
-            eval_kwargs.update(solver="dopri5", rtol=tol, atol=tol)
+            eval_kwargs.update(stepping=integrators.adaptive(tol, tol))
         if space.shape[0] <= 64:
             eval_kwargs["divergence"] = "exact"
         eval_flow = build_flow(name, space.shape, eval_kwargs, alpha)

@@ -10,8 +10,8 @@ fixed-grid solver (default RK4, differentiable end to end: "discretise then opti
 is exact (d Jacobian-vector products, fine in low dimension) or Hutchinson's unbiased estimate
 tr(J) ~ eps^T J eps with one Rademacher eps per example held fixed along the trajectory.
 The parameters do not depend on the solver, so a model trained with few steps can be evaluated
-with ``cnf(..., num_steps=larger)``, another solver, or FFJORD's adaptive Dormand-Prince
-(``cnf(..., solver="dopri5", rtol=1e-5, atol=1e-5)``) on the same params.
+with ``cnf(..., num_steps=larger)``, another ``integrators.fixed`` solver, or FFJORD's adaptive
+Dormand-Prince (``cnf(..., stepping=integrators.adaptive(1e-5, 1e-5))``) on the same params.
 
 References: Chen et al. 2018, "Neural Ordinary Differential Equations"; Grathwohl et al. 2019,
 "FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative Models";
@@ -19,40 +19,38 @@ Hutchinson 1989, "A stochastic estimator of the trace of the influence matrix".
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genjax import divergence as divergence_lib
 from genjax import integrators
 from genjax.families.flows.bijectors import Bijector
-from genjax.divergence import divergence_exact, divergence_hutchinson
 from genjax.families.flows.models import Flow, check_batch, check_num_samples, standard_normal_log_prob
 from genjax.nets.flow_nets import ODEMLP, init_key
 
 Array = jax.Array
-DIVERGENCES = ("exact", "hutchinson")
 
 
-def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", num_steps: int = 8,
-        t1: float = 1.0, solver: Union[None, str, integrators.Solver] = None,
-        net: Optional[nn.Module] = None, preprocess: Optional[Bijector] = None,
-        rtol: float = 1e-5, atol: float = 1e-5, max_steps: int = 4096) -> Flow:
+def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence="exact", num_steps: int = 8,
+        t1: float = 1.0, stepping: Optional[integrators.Stepping] = None,
+        net: Optional[nn.Module] = None, preprocess: Optional[Bijector] = None) -> Flow:
     """FFJORD continuous flow on [B, dim] data.
 
     Args:
       dim: data dimension.
       hidden: widths of the default field network ``ODEMLP`` (ignored when ``net`` is given).
-      divergence: "exact" (d JVPs per evaluation) or "hutchinson" (one JVP; ``log_prob`` and
-        ``forward`` then need a ``key``).
-      num_steps: steps of the fixed grid on [0, t1] (fixed-grid solvers only).
+      divergence: a ``genjax.divergence`` strategy or its name: ``exact()`` (d JVPs per evaluation)
+        or ``hutchinson()`` (one JVP; ``log_prob`` and ``forward`` then need a ``key``).
+      num_steps: steps of the default stepping, ``integrators.fixed(rk4(), num_steps)`` on [0, t1].
       t1: integration time.
-      solver: a ``genjax.integrators.Solver`` on the fixed grid (default ``rk4()``;
-        differentiable, for training), or ``"dopri5"``: adaptive Dormand-Prince to ``rtol`` /
-        ``atol`` within ``max_steps`` attempts, FFJORD's evaluation solver (not
-        reverse-differentiable). A dopri5 solve that does not finish returns NaN for the state
-        and the log-density of the whole batch instead of a truncated number.
+      stepping: the step-size control: ``integrators.fixed(solver, num_steps)`` (default RK4;
+        differentiable, for training) or ``integrators.adaptive(rtol, atol, max_steps)``,
+        FFJORD's adaptive Dormand-Prince evaluation (not reverse-differentiable). A solve that does
+        not finish returns NaN for the state and the log-density of the whole batch instead of a
+        truncated number.
       net: a flax module ``net(x [B, dim], t) -> [B, dim]`` replacing the default field.
       preprocess: a parameter-free bijector applied before the ODE (e.g. ``logit_transform``
         for dequantized images); its logdet enters ``log_prob``.
@@ -63,50 +61,35 @@ def cnf(dim: int, hidden: Sequence[int] = (64, 64), divergence: str = "exact", n
     """
     if not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be a positive int, got {dim!r}")
-    if divergence not in DIVERGENCES:
-        raise ValueError(f"divergence must be one of {DIVERGENCES}, got {divergence!r}")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-    adaptive = isinstance(solver, str)
-    if adaptive and solver != "dopri5":
-        raise ValueError(f"solver must be a genjax.integrators.Solver, None (rk4) or 'dopri5', got {solver!r}")
-    if adaptive and (not isinstance(max_steps, int) or max_steps < 1 or not rtol >= 0 or not atol >= 0
-                     or rtol + atol <= 0):
-        raise ValueError(f"cnf: dopri5 needs max_steps >= 1 and rtol, atol >= 0 (not both 0); got "
-                         f"max_steps={max_steps!r}, rtol={rtol}, atol={atol}")
-    solver = integrators.rk4() if solver is None else solver
+    div = divergence_lib.get(divergence)
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
+    stepping = integrators.fixed(integrators.rk4(), num_steps) if stepping is None else stepping
+    if not isinstance(stepping, integrators.Stepping):
+        raise TypeError(f"stepping must be integrators.fixed(...) or integrators.adaptive(...), got {stepping!r}")
     net = ODEMLP(tuple(hidden), dim) if net is None else net
     event_shape = (dim,)
 
-    def augmented_field(params, eps):
+    def augmented_field(params, probes):
         def field(t, state):
             x, _ = state
-            fn = lambda y: net.apply({"params": params}, y, t)
-            if eps is None:
-                dx, div = divergence_exact(fn, x)
-            else:
-                dx, div = divergence_hutchinson(fn, x, eps)
-            return dx, div
+            return div.apply(lambda y: net.apply({"params": params}, y, t), x, probes)
         return field
 
-    def _noise(x, key):
-        if divergence == "exact":
+    def _probes(x, key):
+        if not div.needs_key:
             return None
         if key is None:
-            raise ValueError("cnf with divergence='hutchinson' needs a key (the estimator's noise)")
-        return jax.random.rademacher(key, x.shape, x.dtype)
+            raise ValueError(f"cnf with divergence {div.name} needs a key (the estimator's noise)")
+        return div.probes(key, x)
 
     def _integrate(field, t_start, t_end, state):
-        if adaptive:
-            out, info = integrators.dopri5(field, t_start, t_end, state, rtol=rtol, atol=atol,
-                                           max_steps=max_steps)
-            return jax.tree.map(lambda a: jnp.where(info.converged, a, jnp.nan), out)
-        ts = jnp.linspace(t_start, t_end, num_steps + 1)
-        return integrators.integrate(field, solver, ts, state)[0]
+        out, info = stepping.solve(field, t_start, t_end, state)
+        return jax.tree.map(lambda a: jnp.where(info.converged, a, jnp.nan), out)
 
     def _solve(params, x, key, t_start, t_end):
         state = (x, jnp.zeros(x.shape[:1], x.dtype))
-        return _integrate(augmented_field(params, _noise(x, key)), t_start, t_end, state)
+        return _integrate(augmented_field(params, _probes(x, key)), t_start, t_end, state)
 
     def init(x, key):
         check_batch(x, event_shape)
