@@ -242,6 +242,8 @@ def run(config, workdir: str, mode: str = "train", allow_config_change: bool = F
         task = tasks.build(config, data, workdir)
         if mode == "train":
             stop.install()  # from here on a signal only sets a flag
+            if jax.process_count() == 1 and stop.received():  # stopped during start-up: skip compiling
+                raise preemption.Preempted(stop.signum, None, False)
         state = sharding.init_sharded(task.init, mesh, keys["init"])
         restored = ckpt.restore(state)
         if restored is not None:

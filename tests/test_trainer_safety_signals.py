@@ -66,8 +66,10 @@ def _assert_same(a, b):
 
 def test_sigterm_saves_the_current_step_and_the_lock_refuses_a_second_trainer(tmp_path):
     wd = tmp_path / "preempted"
+    # log_every=1: the first row appears after one step, so the signal lands early and the
+    # in-process reference below has few steps to repeat
     proc = _start(wd, **{"training.num_steps": 100_000, "training.checkpoint_every": 100_000,
-                         "training.log_every": 10})
+                         "training.log_every": 1})
     try:
         _wait_training(proc, wd)
         t0 = time.perf_counter()
@@ -81,7 +83,7 @@ def test_sigterm_saves_the_current_step_and_the_lock_refuses_a_second_trainer(tm
     assert proc.returncode == 143, err[-3000:]
     step = int(re.search(r"stopped by SIGTERM at step (\d+); checkpoint of step \1 committed", err).group(1))
     ckpt = checkpoint.Checkpointer(str(wd / "checkpoints"), read_only=True)
-    assert ckpt.complete_steps() == [step] and 0 < step < 100_000
+    assert ckpt.complete_steps() == [step] and 0 < step < 100_000, step
     assert not (wd / "LOCK").exists()  # released on the way out
 
     # An uninterrupted run to step + 2 passes through the same state at `step`; the preempted run,
@@ -90,7 +92,7 @@ def test_sigterm_saves_the_current_step_and_the_lock_refuses_a_second_trainer(tm
     train.run(config(**{"training.num_steps": step + 2, "training.checkpoint_every": step}), str(ref))
     _assert_same(_read(wd, step), _read(ref, step))
     train.run(config(**{"training.num_steps": step + 2, "training.checkpoint_every": 100_000,
-                        "training.log_every": 10}), str(wd), allow_config_change=True)
+                        "training.log_every": 1}), str(wd), allow_config_change=True)
     _assert_same(_read(wd, step + 2), _read(ref, step + 2))
 
 
@@ -99,7 +101,7 @@ def test_sigint_at_random_times_never_crashes(tmp_path):
     rng = np.random.default_rng(0)
     runs = {name: (tmp_path / name, _start(tmp_path / name, **{"training.num_steps": 100_000,
                                                                "training.checkpoint_every": 100_000,
-                                                               "training.log_every": 10}))
+                                                               "training.log_every": 1}))
             for name in ("startup", "training")}
     try:
         time.sleep(rng.uniform(0.5, 3.0))

@@ -36,7 +36,8 @@ class Preempted(Exception):
         self.signum, self.step, self.saved = signum, step, saved
         self.exit_code = 128 + signum
         what = f"checkpoint of step {step} committed" if saved else "nothing new to save"
-        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; {what}")
+        where = "during start-up" if step is None else f"at step {step}"
+        super().__init__(f"stopped by {signal.Signals(signum).name} {where}; {what}")
 
 
 def _has_sync_manager() -> bool:
@@ -89,10 +90,15 @@ class StopSignal:
             signal.signal(s, h)
         self._previous = {}
 
-    def should_stop(self, step: int) -> bool:
-        """True once a signal arrived (multi-host: on every process at the same ``step``)."""
+    def received(self) -> int | None:
+        """The signal this process received (or that was pending), without asking other hosts."""
         if self.signum is None and self._pending:
             self.signum = self._pending[0]
+        return self.signum
+
+    def should_stop(self, step: int) -> bool:
+        """True once a signal arrived (multi-host: on every process at the same ``step``)."""
+        self.received()
         if self._multihost:
             from jax.experimental import multihost_utils
 
