@@ -4,7 +4,11 @@ A diffusion sampler is ``Sampler(prepare, init, step, order, stochastic, check, 
 
     c          = prepare(s, ts)                         # per-step coefficients, leaves [N, ...]
     state      = init(x)
-    x, state, nfe = step(denoiser, c_i, x, state, key_i)  # step i: ts[i] -> ts[i + 1]
+    x, state, nfe = step(model, c_i, x, state, key_i)     # step i: ts[i] -> ts[i + 1]
+
+``model`` is a ``predictions.Model`` (a network with what it predicts) or any denoiser callable;
+steps ask ``predictions.velocity`` / ``predictions.denoise`` for the field they need at the
+tabulated node and apply the update formulas of ``genjax.integrators`` to it.
 
 Every schedule-dependent number (alpha, sigma, their derivatives, log-SNR steps, noise scales,
 multistep weights) is computed once for the whole grid in ``prepare``, vectorised over the grid
@@ -26,7 +30,6 @@ from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from genjax import predictions
 from genjax._memo import memoized  # noqa: F401  (re-exported for the sampler modules)
