@@ -103,8 +103,8 @@ def two_steps(tmp_path_factory):
 def test_every_flipped_byte_is_caught_or_harmless(two_steps, tmp_path, mesh, caplog):
     """One byte flipped at 3 places in every file of the newest step: it restores bit-exact or falls back.
 
-    Never a silently different state. Measured: of 45 flips (15 files), 21 fall back (our crc32
-    names the leaf, or tensorstore's own OCDBT checksum / a JSON error refuses the file) and 24 hit
+    Never a silently different state. Measured: of 36 flips (12 files), 16 fall back (our crc32
+    names the leaf, or tensorstore's own OCDBT checksum / a JSON error refuses the file) and 20 hit
     bytes that are not read back (unreferenced chunk copies, sharding metadata) and restore exactly.
     """
     want = _random_state(2, mesh)
