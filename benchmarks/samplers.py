@@ -1,6 +1,6 @@
 """Sampler overhead: wall time of ``samplers.sample`` / (NFE x one jit-compiled denoiser call).
 
-    python -m benchmarks.samplers [--batch 4096] [--steps 32] [--repeats 5]
+    python -m benchmarks.samplers [--batch 4096] [--steps 32] [--repeats 5] [--solvers heun,ddim]
 
 Denoiser: an MLP on 2-D data (input x and 16 Fourier features of log t; 3 hidden layers of 256,
 SiLU; random parameters; batch 4096), passed to ``sample`` as a ``jax.tree_util.Partial`` so its
@@ -73,6 +73,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=4096)
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--solvers", default="", help="comma-separated subset of the solver names (default: all)")
     args = p.parse_args(argv)
 
     s = schedules.vp_linear()
@@ -103,6 +104,12 @@ def main(argv=None):
             solvers.items()}
     # adaptive Dormand-Prince on the same ODE (its error control is extra work per step)
     runs["dopri5_tol1e-3"] = lambda: samplers.sample_adaptive(denoiser, s, x_init, 1e-3, 1e-3)
+    if args.solvers:
+        wanted = args.solvers.split(",")
+        unknown = sorted(set(wanted) - set(runs))
+        if unknown:
+            raise SystemExit(f"--solvers: unknown {unknown}; choose from {sorted(runs)}")
+        runs = {k: runs[k] for k in wanted}
     results = {}
     for name, run in runs.items():
         t0 = time.perf_counter()
