@@ -161,3 +161,17 @@ def test_float64_heun_and_dpm_solver_match_float64_references():
         assert out.dtype == jnp.float64
         ref = _dpmpp2m_reference(alpha, sigma, x_np, lambda x, i: np.asarray(vp_gauss(jnp.asarray(x), tv[i])))
         np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_schedule_range_is_a_config_override():
+    # --config.schedule.kwargs.t_max=1.0 needs the key to exist: common.py declares t_min / t_max as
+    # float placeholders (None: the factory's default), and the diffusion task drops the Nones.
+    from experiments.configs import toy2d_flow_matching
+    from experiments.tasks import diffusion
+
+    cfg = toy2d_flow_matching.get_config()
+    assert diffusion.schedule(cfg) == schedules.get(cfg.schedule.name)
+    cfg.schedule.kwargs.t_max = 1.0
+    assert diffusion.schedule(cfg).t_max == 1.0
+    with pytest.raises(TypeError):
+        cfg.schedule.kwargs.t_max = "one"
