@@ -83,9 +83,22 @@ def host_to_global(local_batch: PyTree, mesh: Mesh) -> PyTree:
                         local_batch)
 
 
+# An initializer runs once, but XLA:CPU spends most of its compile optimising its random-number
+# code (threefry, unrolled per parameter): at backend optimisation level 0 it compiles 3-4x faster
+# (the digits U-Net: 67 s -> 20 s on a loaded 2-core machine). The random bits are integer
+# arithmetic and identical; the float transforms (inverse erf for normal draws) may round
+# differently in the last bit. Other backends keep their defaults.
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
 def init_sharded(init_fn: Callable[..., PyTree], mesh: Mesh, *args) -> PyTree:
-    """Run ``init_fn(*args)`` under jit with every output replicated on ``mesh`` (created in place)."""
-    return jax.jit(init_fn, out_shardings=replicated(mesh))(*args)
+    """Run ``init_fn(*args)`` under jit with every output replicated on ``mesh`` (created in place).
+
+    On CPU the initializer is compiled with ``INIT_COMPILER_OPTIONS`` (faster compile; the values
+    equal a default compile's up to float32 rounding, <= 2 ulp).
+    """
+    options = INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+    return jax.jit(init_fn, out_shardings=replicated(mesh), compiler_options=options)(*args)
 
 
 def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:
