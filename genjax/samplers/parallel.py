@@ -57,7 +57,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from genjax import fixedpoint
-from genjax.samplers.base import Sampler, SampleInfo, _checked_inputs, _sample
+from genjax.samplers.base import Sampler, SampleInfo, checked_inputs, run
 from genjax.schedules import Schedule
 
 Array = jax.Array
@@ -207,9 +207,9 @@ def sample_parallel(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array,
     """
     method = fixedpoint.picard() if method is None else method
     check_parallel(solver, method, window, tol, mesh)
-    denoiser, ts, x_init, key = _checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
+    denoiser, ts, x_init, key = checked_inputs(denoiser, s, solver, ts, x_init, key, denoise_final)
     if method.linearize is None:   # sequential(): the plain loop
-        return _sample(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
+        return run(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final)
     state_shape = jax.eval_shape(solver.init, x_init)
     for leaf in jax.tree_util.tree_leaves(state_shape):
         if leaf.ndim < 1 or leaf.shape[0] != x_init.shape[0]:
