@@ -43,3 +43,17 @@ import pytest  # noqa: E402
 def key():
     """A fixed PRNG key; tests derive more with jax.random.split / fold_in."""
     return jax.random.key(0)
+
+
+# pytest-xdist's --dist loadfile hands whole files to the workers in collection order. Starting the
+# files that take longest (measured with --durations) first keeps both workers busy to the end
+# instead of leaving one long file running alone (longest-processing-time-first scheduling).
+SLOW_FIRST = ("test_nets_configs.py", "test_fixedpoint_solve.py", "test_trainer_resume.py", "test_nets_edm.py",
+              "test_notebooks_samplers.py", "test_notebooks_deer.py", "test_notebooks_train_rectified_flow.py",
+              "test_configs.py", "test_trainer_safety_signals.py", "test_families_flows_configs.py",
+              "test_trainer_learns.py", "test_metrics_trainer.py", "test_families_ebm.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: file order kept otherwise
