@@ -47,7 +47,7 @@ def _setup(name: str, runlocal: bool, workdir: str):
 
     config = importlib.import_module(f"experiments.configs.{name}").get_config("runlocal" if runlocal else None)
     mesh = sharding.data_mesh()
-    keys = train._keys(int(config.seed))
+    keys = train.run_keys(int(config.seed))
     data = inputs.build(config, mesh, keys["data"])
     task = tasks.build(config, data, workdir)
     state = sharding.init_sharded(task.init, mesh, keys["init"])
@@ -81,8 +81,8 @@ def bench(name: str, steps: int, repeats: int, runlocal: bool) -> dict:
 
     with tempfile.TemporaryDirectory() as wd:
         config, mesh, keys, data, task, state = _setup(name, runlocal, wd)
-        full = train._compiled_step(task, data, mesh)
-        prefetch = train._Prefetcher(data.feeds(0), mesh) if data.feeds is not None else None
+        full = train.compiled_step(task, data, mesh)
+        prefetch = train.Prefetcher(data.feeds(0), mesh) if data.feeds is not None else None
         feed0 = prefetch.get() if prefetch else None
         t0 = time.perf_counter()
         compiled = full.lower(state, feed0, keys["data"], keys["train"]).compile()

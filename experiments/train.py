@@ -5,7 +5,10 @@ Modes:
           ``config.training.num_steps``; checkpoints every ``checkpoint_every`` steps and at exit.
   sample  load the latest checkpoint, write ``samples_<step>.npz`` and a figure.
   eval    load the latest checkpoint, write ``eval_<step>.json``: sample metrics against the data
-          (MMD, energy distance, sliced Wasserstein) and the family's own metrics (bits/dim, ...).
+          (``config.eval.sample_metrics`` of ``eval.num_samples`` samples drawn in chunks of
+          ``eval.sample_batch``) and the family's own metrics (bits/dim, ...).
+  With ``--config.eval.periodic=True`` training also logs the sample metrics of the samples it
+  draws every ``training.sample_every`` steps.
 
 Configs are ml_collections files loaded locked; override any field with dotted flags, e.g.
 ``--config.optim.lr=1e-4 --config.training.batch_size=256``. Multi-host: pass
@@ -49,7 +52,7 @@ import numpy as np
 
 from experiments import tasks
 from experiments.configs import common as config_common
-from experiments.tasks import _outputs, _step, _workdir, inputs
+from experiments.tasks import _outputs, _sample_metrics, _step, _workdir, inputs
 from experiments.tasks._sample_metrics import log_eval, sample_metrics
 from genjax.train import distributed, identity, preemption, sharding
 from genjax.train.state import TrainState
@@ -71,14 +74,15 @@ class NonFiniteLoss(RuntimeError):
     """Training hit a non-finite loss, gradient or parameters, or a parameter-norm blow-up; nothing bad is saved."""
 
 
-def _keys(seed: int):
+def run_keys(seed: int) -> dict:
+    """The run's root keys {init, train, data, sample, eval}: fold_in(key(seed), i) in that order."""
     root = jax.random.key(seed)
     names = ("init", "train", "data", "sample", "eval")
     return {n: jax.random.fold_in(root, i) for i, n in enumerate(names)}
 
 
-_Prefetcher = _step.Prefetcher  # the names benchmarks/train.py and the tests use
-_compiled_step = _step.compiled_step
+Prefetcher = _step.Prefetcher  # public: benchmarks/ and the tests build the trainer's step with these
+compiled_step = _step.compiled_step
 
 
 def _sampler(task, mesh):
@@ -89,10 +93,22 @@ def _sampler(task, mesh):
 def _write_samples(sampler, state, keys, n, workdir, name):
     """Samples from the EMA parameters (key: fold_in(sample_key, step)) and their figure."""
     x = np.asarray(jax.device_get(sampler(state.ema_params, n, jax.random.fold_in(keys["sample"], state.step))))
+    return _figure(x, workdir, name, int(jax.device_get(state.step)))
+
+
+def _figure(x, workdir, name, step):
     if distributed.is_primary():
         os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-        _outputs.save_figure(x, os.path.join(workdir, "samples", f"{name}.png"), title=f"step {int(state.step)}")
+        _outputs.save_figure(x, os.path.join(workdir, "samples", f"{name}.png"), title=f"step {step}")
     return x
+
+
+def _periodic_eval(config, x, data, step, keys, mesh, writer) -> None:
+    """config.eval.periodic: the sample metrics of the loop's samples x -> metrics.jsonl / TensorBoard."""
+    rows = _sample_metrics.periodic_metrics(config, x, data, step, keys["eval"], mesh)
+    if rows:
+        log.info("step %d  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in rows.items()))
+        writer.write(step, rows)
 
 
 def _stopped(state, host_metrics, ckpt, config, reached: int, done: int) -> NonFiniteLoss:
@@ -122,7 +138,7 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt, stop=None, resum
     """
     cfg = config.training
     num_steps, start = int(cfg.num_steps), int(jax.device_get(state.step))
-    step_fn = _compiled_step(task, data, mesh, float(cfg.max_param_norm_ratio))
+    step_fn = compiled_step(task, data, mesh, float(cfg.max_param_norm_ratio))
     sampler = _sampler(task, mesh)
     primary = distributed.is_primary()
     stop = stop or preemption.StopSignal()
@@ -130,7 +146,7 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt, stop=None, resum
     progress = _outputs.Progress(start, num_steps, enabled=primary)
     prefetch = None
     if data.feeds is not None and start < num_steps:
-        prefetch = _Prefetcher(data.feeds(start), mesh)
+        prefetch = Prefetcher(data.feeds(start), mesh)
     log.info("training %s from step %d to %d on %d devices (%d processes), %s pipeline, workdir %s",
              config.model.family, start, num_steps, mesh.size, jax.process_count(), data.pipeline, workdir)
     t0 = time.perf_counter()
@@ -160,7 +176,9 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt, stop=None, resum
                 writer.write(done, {**host_metrics, "steps_per_sec": rate, "time": time.perf_counter() - t0})
             ckpt.save(state)
             if cfg.sample_every and (done % cfg.sample_every == 0 or done == num_steps):
-                _write_samples(sampler, state, keys, int(config.sampling.num_samples), workdir, f"step_{done:08d}")
+                x = _write_samples(sampler, state, keys, int(config.sampling.num_samples), workdir,
+                                   f"step_{done:08d}")
+                _periodic_eval(config, x, data, done, keys, mesh, writer)
         reached = int(jax.device_get(state.step))
         if reached != num_steps and num_steps > start:
             raise _stopped(state, jax.device_get(metrics), ckpt, config, reached, num_steps)
@@ -187,7 +205,11 @@ def sample_or_eval(config, workdir, state, task, data, mesh, keys, mode) -> dict
     """sample: samples_<step>.npz + figure; eval: eval_<step>.json with sample and model metrics."""
     step = int(jax.device_get(state.step))
     n = int(config.sampling.num_samples if mode == "sample" else config.eval.num_samples)
-    x = _write_samples(_sampler(task, mesh), state, keys, n, workdir, f"{mode}_{step:08d}")
+    if mode == "eval":  # chunks of eval.sample_batch (chunk i: fold_in(fold_in(eval_key, 3), i))
+        x = _figure(_sample_metrics.draw(_sampler(task, mesh), state.ema_params, n, int(config.eval.sample_batch),
+                                         jax.random.fold_in(keys["eval"], 3)), workdir, f"eval_{step:08d}", step)
+    else:
+        x = _write_samples(_sampler(task, mesh), state, keys, n, workdir, f"{mode}_{step:08d}")
     if mode == "sample":
         if distributed.is_primary():
             np.savez(os.path.join(workdir, f"samples_{step:08d}.npz"), samples=x)
@@ -237,7 +259,7 @@ def run(config, workdir: str, mode: str = "train", allow_config_change: bool = F
                              f"--allow_config_change) or use another --workdir")
         mesh = sharding.data_mesh()
         sharding.check_batch_size(int(config.training.batch_size), mesh, name="config.training.batch_size")
-        keys = _keys(int(config.seed))
+        keys = run_keys(int(config.seed))
         data = inputs.build(config, mesh, keys["data"])
         task = tasks.build(config, data, workdir)
         if mode == "train":

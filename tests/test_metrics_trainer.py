@@ -1,4 +1,5 @@
-"""The trainer's sample metrics: --mode eval of a digits diffusion config logs digits_fd; the Inception
+"""The trainer's sample metrics: --mode eval of a digits diffusion config logs digits_fd (samples drawn in
+chunks of eval.sample_batch), training logs them at sample_every with eval.periodic; the Inception
 metrics' plumbing (batches, padding, 8-device sharding, reference-statistics files) with a stand-in network."""
 import json
 
@@ -11,10 +12,37 @@ import pytest
 from experiments import train
 from experiments.configs import digits_ddpm
 from experiments.tasks import _sample_metrics
+from experiments.tasks._sample_metrics import sample_metrics
 from genjax.metrics import fid, kid, precision_recall
 
 
-def test_eval_mode_writes_digits_fd(tmp_path, key):
+def test_runlocal_digits_configs_ask_for_digits_fd():
+    assert "digits_fd" in digits_ddpm.get_config("runlocal").eval.sample_metrics
+
+
+def test_draw_in_chunks_is_fold_in_of_the_chunk_index(key):
+    calls = []
+
+    def sample(params, n, k):
+        calls.append(n)
+        return jax.random.normal(k, (n, 2)) + params
+
+    def chunk(i, b):
+        return np.asarray(jax.random.normal(jax.random.fold_in(key, i), (b, 2)) + 1.0)
+
+    x = _sample_metrics.draw(sample, 1.0, 10, 4, key)       # chunks 4, 4, 4 (the last cut to 2)
+    assert calls == [4, 4, 4] and x.shape == (10, 2)
+    np.testing.assert_array_equal(x, np.concatenate([chunk(0, 4), chunk(1, 4), chunk(2, 4)[:2]]))
+    calls.clear()
+    np.testing.assert_array_equal(_sample_metrics.draw(sample, 1.0, 10, 1000, key), chunk(0, 10))
+    assert calls == [10]                                     # batch >= n: one call of n
+    c = digits_ddpm.get_config("runlocal")
+    c.eval.sample_batch = 0
+    with pytest.raises(ValueError, match="config.eval.sample_batch=0"):
+        train.run(c, "/nonexistent/never-created")
+
+
+def test_eval_mode_writes_digits_fd(tmp_path, key, monkeypatch):
     c = digits_ddpm.get_config("runlocal")
     c.model.net = "mlp"                      # the cheapest network (compiles in seconds)
     c.model.net_kwargs = ml_collections.ConfigDict({"features": (32,), "embed_dim": 16})
@@ -23,22 +51,34 @@ def test_eval_mode_writes_digits_fd(tmp_path, key):
     c.sampling.num_steps = 4
     c.eval.num_samples = 64
     c.eval.sample_metrics = ("digits_fd", "digits_score")
+    c.eval.sample_batch = 24                 # 64 samples in chunks 24, 24, 16
+    c.training.sample_every = 2              # periodic metrics of the loop's 32 samples at step 2
+    c.sampling.num_samples = 32
+    c.eval.periodic = True
     train.run(c, str(tmp_path))
+    seen = []
+    monkeypatch.setattr(train, "sample_metrics", lambda x, *a, **k: seen.append(x.shape) or sample_metrics(x, *a, **k))
     train.run(c, str(tmp_path), mode="eval")
+    assert seen == [(64, 8, 8, 1)]
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     ev = [r for r in rows if "eval/digits_fd" in r]
-    assert len(ev) == 1 and ev[0]["step"] == 2
+    assert [r["step"] for r in ev] == [2, 2]  # the training loop's (32 samples), then --mode eval's (64)
     # The floor (held-out digits) is 3.56; blurred digits score 120 (docs/readme/metrics.md).
-    assert ev[0]["eval/digits_fd"] > 30 and 1.0 <= ev[0]["eval/digits_score"] <= 10.0
+    for r in ev:
+        assert r["eval/digits_fd"] > 30 and 1.0 <= r["eval/digits_score"] <= 10.0
     report = json.loads((tmp_path / "eval_00000002.json").read_text())
-    assert report["digits_fd"] == pytest.approx(ev[0]["eval/digits_fd"])
-    # The training loop's periodic variant: off unless config.eval.periodic.
+    assert report["digits_fd"] == pytest.approx(ev[1]["eval/digits_fd"]) and report["num_samples"] == 64
+    assert ev[0]["eval/digits_fd"] != pytest.approx(ev[1]["eval/digits_fd"])
+    # periodic_metrics itself: off unless config.eval.periodic.
+    c.eval.periodic = False
     res = train.run(c, str(tmp_path), mode="sample")
     x = np.load(tmp_path / "samples_00000002.npz")["samples"]
     assert _sample_metrics.periodic_metrics(c, x, res.data, 2, key) == {}
     c.eval.periodic = True
-    per = _sample_metrics.periodic_metrics(c, x, res.data, 2, key)
-    assert set(per) == {"eval/digits_fd", "eval/digits_score"} and per["eval/digits_fd"] > 30
+    per = _sample_metrics.periodic_metrics(c, x, res.data, 2, train.run_keys(c.seed)["eval"])
+    assert set(per) == {"eval/digits_fd", "eval/digits_score"}
+    # the loop logged exactly these rows of its step-2 samples (the sample mode's: same key, same 32)
+    assert all(per[k] == pytest.approx(ev[0][k], rel=1e-6) for k in per)
 
 
 def _stand_in(net_vars, images):

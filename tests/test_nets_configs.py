@@ -100,6 +100,6 @@ def test_full_cifar10_ddpmpp_train_step_lowers_sharded_on_8_devices(tmp_path):
     state = jax.eval_shape(task.init, key)
     assert sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state.params)) == 61_804_419
     feed = {"x": jax.ShapeDtypeStruct((config.training.batch_size, 32, 32, 3), jnp.float32)}
-    lowered = train._compiled_step(task, data, mesh).lower(state, feed, key, key)
+    lowered = train.compiled_step(task, data, mesh).lower(state, feed, key, key)
     text = lowered.as_text()
     assert "num_partitions = 8" in text or "mhlo.num_partitions = 8" in text

@@ -98,5 +98,5 @@ def runlocal_net(c, model_channels: int = 16):
     c.model.net_kwargs.dropout = 0.0              # dropout's random bits dominate the CPU compile
     c.optim.warmup_steps = 10
     c.eval.bits_per_dim = False
-    c.eval.sample_metrics = common.SAMPLE_METRICS
+    c.eval.sample_metrics = ("digits_fd",) + common.SAMPLE_METRICS   # runlocal always trains on 8x8 digits
     return c

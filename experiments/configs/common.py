@@ -99,6 +99,8 @@ def base() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = 1000
     c.eval.sample_metrics = SAMPLE_METRICS
+    c.eval.sample_batch = 1000          # --mode eval draws its samples in chunks of this many
+    c.eval.periodic = False             # training: sample metrics at every training.sample_every boundary
     c.eval.bits_per_dim = False         # probability-flow ODE likelihood of data (images)
     c.eval.straightness = False         # flows: path straightness S (genjax.reflow)
     c.eval.model_batch = 64             # data rows for model metrics (bits/dim, straightness)
@@ -147,7 +149,7 @@ def _ints(v):
 def validate(c: ml_collections.ConfigDict) -> None:
     """ValueError naming the key (``config.a.b=value: why``) for values no run can use; no JAX work.
 
-    Checked: training intervals and counts, learning rate and optimizer constants (finite, in range),
+    Checked: training intervals and counts, eval.sample_batch, learning rate and optimizer constants (finite, in range),
     EMA rate, layer sizes (``LAYER_SIZE_KEYS``: ints >= 1; any negative int in ``model.net_kwargs``),
     and a tfds ``data.data_dir`` that does not exist. Family builders check their own names later,
     still before any compilation.
@@ -173,6 +175,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
     need(isinstance(t.num_steps, int) and t.num_steps >= 0, "training.num_steps", "must be an int >= 0")
     need(isinstance(t.sample_every, int) and t.sample_every >= 0, "training.sample_every",
          "must be an int >= 0 (0: never)")
+    need(isinstance(c.eval.sample_batch, int) and not isinstance(c.eval.sample_batch, bool)
+         and c.eval.sample_batch >= 1, "eval.sample_batch", "must be an int >= 1")
     ratio = finite("training.max_param_norm_ratio")
     need(ratio == 0 or ratio > 1, "training.max_param_norm_ratio", "must be 0 (off) or > 1")
     need(finite("optim.lr") > 0, "optim.lr", "must be finite and > 0")

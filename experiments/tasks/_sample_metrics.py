@@ -17,6 +17,10 @@ and ``ref`` data samples (``data.reference``), both in model space. Names:
   ``ref``. Features are computed in batches of ``config.eval.metrics_batch`` sharded over ``mesh``;
   FID-only runs keep only float64 running sums (``genjax.metrics.streaming``); progress is logged.
 
+``draw(sample, params, n, batch, key)`` draws the eval samples in chunks of ``config.eval.sample_batch``
+(chunk i with ``fold_in(key, i)``) and gathers them on the host, so a 50k-sample eval never holds
+more than one chunk on a device.
+
 ``log_eval`` appends the results to metrics.jsonl and TensorBoard as ``eval/<name>``;
 ``periodic_metrics`` gives the same rows for the training loop's periodic samples (``config.eval.periodic``).
 """
@@ -168,6 +172,24 @@ def periodic_metrics(config, x, data, step: int, key, mesh=None) -> dict:
     ref = data.reference(len(x), jax.random.fold_in(k, 0))
     out = sample_metrics(x, ref, names, jax.random.fold_in(k, 1), config=config, mesh=mesh)
     return {f"eval/{name}": v for name, v in out.items()}
+
+
+def draw(sample, params, n: int, batch: int, key) -> np.ndarray:
+    """n samples [n, ...] on the host: ceil(n / b) calls ``sample(params, b, fold_in(key, i))``, b = min(batch, n).
+
+    Every chunk has the same size b (one compiled shape); the last one is cut to the n left.
+    """
+    if int(batch) < 1:
+        raise ValueError(f"config.eval.sample_batch={batch!r}: must be an int >= 1")
+    n, b = int(n), min(int(batch), int(n))
+    chunks, done = [], 0
+    for i in range(-(-n // b) if n else 0):
+        x = np.asarray(jax.device_get(sample(params, b, jax.random.fold_in(key, i))))
+        chunks.append(x[: n - done])
+        done += len(chunks[-1])
+        if b < n:
+            log.info("eval samples: %d / %d", done, n)
+    return np.concatenate(chunks) if chunks else np.zeros((0,))
 
 
 def log_eval(workdir: str, step: int, out: dict) -> None:

@@ -100,7 +100,7 @@ def check_x_init(x_init) -> Array:
     return jnp.asarray(x_init)
 
 
-_GRIDS: dict = {}        # (s, solver, grid bytes, denoise_final) -> the grid as a jax array, checked
+_GRIDS: dict = {}        # (s, solver, grid bytes, denoise_final) of the grids already checked
 _SIGNATURES: set = set()  # (denoiser structure and leaf shapes, x_init shape, t dtype): output checked
 
 
@@ -112,19 +112,17 @@ def checked_grid(s, solver, ts, denoise_final):
         return ts if jnp.issubdtype(ts.dtype, jnp.floating) else ts.astype(jnp.result_type(float))
     arr = np.asarray(ts)
     key = (s, solver, arr.dtype.str, arr.shape, arr.tobytes(), denoise_final)
-    hit = _GRIDS.get(key)
-    if hit is not None:
-        return hit
-    check_schedule_grid(s, arr)
-    solver.check(s, arr)
-    if denoise_final and clean_end(s, arr[-1]):
-        raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
-    ts_j = jnp.asarray(arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(float),
-                       None if np.issubdtype(arr.dtype, np.floating) else jnp.result_type(float))
-    if len(_GRIDS) > 256:
-        _GRIDS.clear()
-    _GRIDS[key] = ts_j
-    return ts_j
+    floating = np.issubdtype(arr.dtype, np.floating)
+    if key not in _GRIDS:
+        check_schedule_grid(s, arr)
+        solver.check(s, arr)
+        if denoise_final and clean_end(s, arr[-1]):
+            raise ValueError("sample: denoise_final needs sigma(ts[-1]) > 0; the grid already ends at a clean time")
+        if len(_GRIDS) > 256:
+            _GRIDS.clear()
+        _GRIDS[key] = True
+    # converted at every call: inside a jit trace jnp.asarray gives a tracer, which must not be cached
+    return jnp.asarray(arr if floating else arr.astype(float), None if floating else jnp.result_type(float))
 
 
 def check_output_shape(denoiser, x_init, ts) -> None:
