@@ -3,9 +3,9 @@
 Every ``import`` / ``from ... import`` statement is read from the source (also those inside functions,
 which hide a cycle from the interpreter but not from a reader). An edge goes to the most specific
 module named (``from genjax import samplers`` -> genjax.samplers). Strongly connected components of
-more than one module are cycles. ``KNOWN_CYCLES`` / ``KNOWN_PRIVATE`` list what other work items
-still have to remove (each with its owner); the test fails on anything new, and on a listed entry
-that has gone (so the list only shrinks).
+more than one module are cycles. ``KNOWN_CYCLES`` / ``KNOWN_PRIVATE`` list accepted exceptions
+(none today); the test fails on anything new, and on a listed entry that has gone (so the lists
+only shrink).
 """
 import ast
 import pathlib
@@ -13,12 +13,8 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("genjax", "experiments", "benchmarks")
 
-# Left for other work items of issue 17 (empty when done; the test fails on anything new).
 KNOWN_CYCLES: set = set()
-KNOWN_PRIVATE = {
-    ("genjax.samplers.parallel", "genjax.samplers.base", "_checked_inputs"),   # DEER engineer: use checked_inputs
-    ("genjax.samplers.parallel", "genjax.samplers.base", "_sample"),           # DEER engineer: use samplers.base.run
-}
+KNOWN_PRIVATE: set = set()
 
 
 def _modules() -> dict:

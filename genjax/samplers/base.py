@@ -134,9 +134,6 @@ def run(denoiser, s, solver, ts, x_init, key, save_trajectory, denoise_final):
     return x, SampleInfo(nfe=nfe, trajectory=traj, num_iters=jnp.asarray(n, jnp.int32), converged=jnp.asarray(True))
 
 
-_checked_inputs, _sample = checked_inputs, run   # the names samplers.parallel imports
-
-
 def sample(denoiser: Callable, s: Schedule, solver: Sampler, ts: Array, x_init: Array, key=None, *,
            save_trajectory: bool = False, denoise_final: bool = False) -> tuple[Array, SampleInfo]:
     """Run a diffusion sampler from ``x_init`` at ``ts[0]`` down the grid ``ts``: x0, info.
