@@ -112,7 +112,7 @@ def samplers_unet(quick: bool) -> list:
     from genjax import nets, schedules
     c = digits_edm.get_config(None)
     net = nets.get(c.model.net, **c.model.net_kwargs.to_dict())
-    s = schedules.get(c.schedule.name, **c.schedule.kwargs.to_dict())
+    s = schedules.get(c.schedule.name, **{k: v for k, v in c.schedule.kwargs.to_dict().items() if v is not None})
     x = jnp.zeros((64, 8, 8, 1))
     params = nets.init_params(net, x, jax.random.key(0))
     denoiser = nets.denoiser_from(nets.apply_fn(net), params, s, c.model.predicts)
