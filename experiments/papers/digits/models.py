@@ -1,0 +1,70 @@
+r"""The trained digits models every digits figure shares, trained once into one workdir per model.
+
+    python -m experiments.papers.digits.models [--root runs/figures/digits] [--only edm,ddpm] [--quick]
+
+trains (or resumes, or just restores when finished) each model with ``experiments.train`` from its
+config in ``experiments/configs/``; the figure scripts call ``load(name, root, quick)`` and so reuse
+the same runs. ``--quick`` uses each config's ``:runlocal`` variant under ``<root>/quick``.
+
+    name       config                      what it is
+    edm        digits_edm                  EDM-preconditioned SongUNet, unconditional
+    edm_cond   digits_edm:cond             the same, class-conditional, labels dropped w.p. 0.1 (CFG)
+    ddpm       digits_ddpm                 VP-linear eps prediction (DDPM, DDIM, Analytic-DPM)
+    rf         digits_rf                   1-rectified flow (velocity)
+    2rf        digits_rf:reflow            2-rectified flow on 10k couplings of rf
+    distill    digits_rf:distill           one-step distillation of 2rf
+
+References: the configs' docstrings.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import time
+
+MODELS = {"edm": ("digits_edm", ""), "edm_cond": ("digits_edm", "cond"), "ddpm": ("digits_ddpm", ""),
+          "rf": ("digits_rf", ""), "2rf": ("digits_rf", "reflow"), "distill": ("digits_rf", "distill")}
+TEACHERS = {"2rf": "rf", "distill": "2rf"}
+DEFAULT_ROOT = os.path.join("runs", "figures", "digits")
+
+
+def config(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
+    """The ml_collections config of model ``name`` (teachers pointed at their shared workdirs)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown digits model {name!r}; choose one of {sorted(MODELS)}")
+    module, arg = MODELS[name]
+    arg = ",".join(p for p in (arg, "runlocal" if quick else "") if p)
+    c = importlib.import_module(f"experiments.configs.{module}").get_config(arg or None)
+    if name in TEACHERS:
+        c.reflow.teacher_workdir = workdir(TEACHERS[name], root, quick)
+        if TEACHERS[name] in TEACHERS:   # the teacher's own teacher: the shared run, not a nested copy
+            c.reflow.teacher.reflow.teacher_workdir = workdir(TEACHERS[TEACHERS[name]], root, quick)
+    return c
+
+
+def workdir(name: str, root: str = DEFAULT_ROOT, quick: bool = False) -> str:
+    return os.path.abspath(os.path.join(root, "quick" if quick else "", name))
+
+
+def load(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
+    """``experiments.train.Result`` of model ``name``: trained first if its workdir has no finished run."""
+    from experiments import train
+
+    return train.run(config(name, root, quick), workdir(name, root, quick), mode="train")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--root", default=DEFAULT_ROOT)
+    p.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args(argv)
+    for name in a.only.split(","):
+        t0 = time.time()
+        load(name, a.root, a.quick)
+        print(f"{name}: ready in {workdir(name, a.root, a.quick)} ({time.time() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
