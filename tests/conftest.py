@@ -1,4 +1,10 @@
-"""Shared test set-up: CPU with 8 host devices, a persistent compile cache, a `key` fixture.
+"""Shared test set-up: CPU with 8 host devices, a persistent compile cache, `key` / `x64` / `strict_dtypes`.
+
+The tests mirror the package: ``genjax/<sub>/<mod>.py`` is tested in ``tests/<sub>/test_<mod>.py``,
+``genjax/<mod>.py`` in ``tests/test_<mod>.py``, the trainer, configs and figure scripts in
+``tests/experiments/``, the notebooks in ``tests/notebooks/``. Every folder is a package (an
+``__init__.py``), so equal file names in two folders do not clash; helpers are imported by their
+package path (``from tests.trainer_scoring import train_and_score``).
 
 The compile cache lives outside the checkout (``$GENJAX_COMPILE_CACHE``, else
 ``$XDG_CACHE_HOME/genjax/jax-compile``, else ``~/.cache/genjax/jax-compile``), so a fresh clone on the
@@ -9,6 +15,7 @@ subprocess trainers and notebook kernels started by the tests share it.
 """
 import os
 import pathlib
+import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -45,15 +52,44 @@ def key():
     return jax.random.key(0)
 
 
+@pytest.fixture
+def x64():
+    """float64 on (``jax_enable_x64``) for one test; the previous setting is restored afterwards."""
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.fixture
+def strict_dtypes():
+    """Strict dtype promotion for one test: an implicit float32/float64 (or int/float) mix raises."""
+    with jax.numpy_dtype_promotion("strict"):
+        yield
+
+
+# Transitional: files not yet moved into the mirrored layout import this helper by its bare name.
+from tests import trainer_scoring as _trainer_scoring  # noqa: E402
+
+sys.modules.setdefault("trainer_scoring", _trainer_scoring)
+
+
 # pytest-xdist's --dist loadfile hands whole files to the workers in collection order. Starting the
 # files that take longest (measured with --durations) first keeps both workers busy to the end
 # instead of leaving one long file running alone (longest-processing-time-first scheduling).
+# Paths are relative to tests/.
 SLOW_FIRST = ("test_nets_configs.py", "test_fixedpoint_solve.py", "test_trainer_resume.py", "test_nets_edm.py",
-              "test_notebooks_samplers.py", "test_notebooks_deer.py", "test_notebooks_train_rectified_flow.py",
+              "notebooks/test_samplers.py", "notebooks/test_deer.py", "notebooks/test_train_rectified_flow.py",
               "test_configs.py", "test_trainer_safety_signals.py", "test_families_flows_configs.py",
               "test_trainer_learns.py", "test_metrics_trainer.py", "test_families_ebm.py")
+_TESTS = pathlib.Path(__file__).resolve().parent
+
+
+def _relative(path) -> str:
+    try:
+        return pathlib.Path(path).resolve().relative_to(_TESTS).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: file order kept otherwise
+    items.sort(key=lambda item: rank.get(_relative(item.path), len(rank)))   # stable: file order otherwise

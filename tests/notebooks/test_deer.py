@@ -6,7 +6,7 @@ also checks the printed values.
 """
 import re
 
-from notebook_runner import run_quick
+from tests.notebook_runner import run_quick
 
 
 def test_deer_notebook_runs_quick(monkeypatch):

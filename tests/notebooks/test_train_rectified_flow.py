@@ -1,7 +1,7 @@
 """Executes notebooks/train_rectified_flow.ipynb with tiny settings (GENJAX_NB_QUICK=1) via nbclient."""
 import re
 
-from notebook_runner import run_quick
+from tests.notebook_runner import run_quick
 
 
 def test_train_rectified_flow_notebook_runs_quick(monkeypatch):

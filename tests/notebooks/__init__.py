@@ -1,0 +1,1 @@
+"""Tests of notebooks/: each notebook runs end to end with its quick settings."""
