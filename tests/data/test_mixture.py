@@ -213,28 +213,27 @@ def test_constructors():
     np.testing.assert_allclose(two.cov(), [[4.0 + 0.25]], rtol=1e-6)  # var = s^2 + (sep/2)^2
 
 
-def test_bad_input_raises():
-    m = np.zeros((2, 2))
-    with pytest.raises(ValueError, match="stds"):
-        M.GaussianMixture(m, np.array([1.0, 0.0]), np.array([0.5, 0.5]))
-    with pytest.raises(ValueError, match="stds"):
-        M.GaussianMixture(m, -np.ones((2, 2)), np.array([0.5, 0.5]))
-    with pytest.raises(ValueError, match="weights"):
-        M.GaussianMixture(m, np.ones(2), np.array([0.5, 0.6]))
-    with pytest.raises(ValueError, match="weights"):
-        M.GaussianMixture(m, np.ones(2), np.array([1.5, -0.5]))
-    with pytest.raises(ValueError, match="weights"):
-        M.GaussianMixture(m, np.ones(2), np.array([1.0]))
-    with pytest.raises(ValueError, match="stds"):
-        M.GaussianMixture(m, np.ones(3), np.array([0.5, 0.5]))
-    with pytest.raises(ValueError, match="means"):
-        M.GaussianMixture(np.zeros(2), np.ones(2), np.array([0.5, 0.5]))
-    gm = M.GaussianMixture(m, np.ones(2), np.array([0.5, 0.5]))
-    with pytest.raises(ValueError, match="x must have shape"):
-        gm.log_prob(jnp.zeros((4, 3)))
-    with pytest.raises(ValueError, match="k must be"):
-        gm.component(2)
-    with pytest.raises(ValueError, match="n must be"):
-        gm.sample(0, jax.random.key(0))
-    with pytest.raises(TypeError, match="Schedule"):
-        gm.score("vp_linear")
+_M = np.zeros((2, 2))
+_HALF = np.array([0.5, 0.5])
+_GM = lambda: M.GaussianMixture(_M, np.ones(2), _HALF)  # noqa: E731  (a valid mixture)
+
+
+@pytest.mark.parametrize("error, call, match", [
+    pytest.param(ValueError, lambda: M.GaussianMixture(_M, np.array([1.0, 0.0]), _HALF), "stds", id="std_zero"),
+    pytest.param(ValueError, lambda: M.GaussianMixture(_M, -np.ones((2, 2)), _HALF), "stds", id="std_negative"),
+    pytest.param(ValueError, lambda: M.GaussianMixture(_M, np.ones(2), np.array([0.5, 0.6])), "weights",
+                 id="weights_sum"),
+    pytest.param(ValueError, lambda: M.GaussianMixture(_M, np.ones(2), np.array([1.5, -0.5])), "weights",
+                 id="weights_negative"),
+    pytest.param(ValueError, lambda: M.GaussianMixture(_M, np.ones(2), np.array([1.0])), "weights",
+                 id="weights_shape"),
+    pytest.param(ValueError, lambda: M.GaussianMixture(_M, np.ones(3), _HALF), "stds", id="stds_shape"),
+    pytest.param(ValueError, lambda: M.GaussianMixture(np.zeros(2), np.ones(2), _HALF), "means", id="means_rank"),
+    pytest.param(ValueError, lambda: _GM().log_prob(jnp.zeros((4, 3))), "x must have shape", id="log_prob_x"),
+    pytest.param(ValueError, lambda: _GM().component(2), "k must be", id="component_k"),
+    pytest.param(ValueError, lambda: _GM().sample(0, jax.random.key(0)), "n must be", id="sample_n"),
+    pytest.param(TypeError, lambda: _GM().score("vp_linear"), "Schedule", id="score_schedule"),
+])
+def test_bad_input_raises(error, call, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -73,13 +73,14 @@ def test_resume_and_threads_give_the_same_stream(mock):
         np.testing.assert_array_equal(a["label"], b["label"])
 
 
-def test_bad_input(mock):
-    with pytest.raises(ValueError, match="unknown data set"):
-        L.batches("imagenette_typo", "train", 8, seed=0)
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda: L.batches("imagenette_typo", "train", 8, seed=0), "unknown data set", id="name"),
     # conftest gives 8 devices: a global batch of 12 does not split across them
-    with pytest.raises(ValueError, match="batch_size"):
-        L.batches("mnist", "train", 12, seed=0)
-    with pytest.raises(ValueError, match="batch_size"):
-        L.check_batch_size(6, num_devices=4, num_processes=1)
-    with pytest.raises(ValueError, match="shard_index"):
-        L.make_dataset(L.open_source("mnist", "train"), 8, 0, shard_index=2, shard_count=2)
+    pytest.param(lambda: L.batches("mnist", "train", 12, seed=0), "batch_size", id="batch_vs_devices"),
+    pytest.param(lambda: L.check_batch_size(6, num_devices=4, num_processes=1), "batch_size", id="check_batch_size"),
+    pytest.param(lambda: L.make_dataset(L.open_source("mnist", "train"), 8, 0, shard_index=2, shard_count=2),
+                 "shard_index", id="shard_index"),
+])
+def test_bad_input(mock, call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -95,8 +95,10 @@ def test_second_moments_match_their_laws(samples):
     _mean_within(samples["2spirals"][:, 0], 0.0)  # the two arms are mirror images
 
 
-def test_bad_input():
-    with pytest.raises(ValueError, match="checkerboard"):  # the message lists the names
-        toy2d.sample("checkers", 10, jax.random.key(0))
-    with pytest.raises(ValueError, match="n must be"):
-        toy2d.sample("moons", 0, jax.random.key(0))
+@pytest.mark.parametrize("name, n, match", [
+    pytest.param("checkers", 10, "checkerboard", id="name"),  # the message lists the names
+    pytest.param("moons", 0, "n must be", id="n"),
+])
+def test_bad_input(name, n, match):
+    with pytest.raises(ValueError, match=match):
+        toy2d.sample(name, n, jax.random.key(0))
