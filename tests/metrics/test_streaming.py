@@ -78,8 +78,11 @@ def test_reference_files_roundtrip_and_published_format(tmp_path):
         streaming.load_reference(str(tmp_path / "absent.npz"))
 
 
-def test_input_checks():
-    with pytest.raises(ValueError, match="feats must have shape"):
-        streaming.update(streaming.init(3), np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="at least 2 rows"):
-        streaming.statistics(streaming.update(streaming.init(3), np.zeros((1, 3))))
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda: streaming.update(streaming.init(3), np.zeros((2, 4))), "feats must have shape", id="feats"),
+    pytest.param(lambda: streaming.statistics(streaming.update(streaming.init(3), np.zeros((1, 3)))),
+                 "at least 2 rows", id="rows"),
+])
+def test_input_checks(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

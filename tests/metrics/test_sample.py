@@ -113,15 +113,17 @@ def test_bits_per_dim_convention():
     assert math.isclose(float(back), 123.0, rel_tol=1e-5)
 
 
-def test_bad_input():
-    x = jnp.zeros((5, 2))
-    with pytest.raises(ValueError, match="event size"):
-        metrics.mmd2(x, jnp.zeros((5, 3)))
-    with pytest.raises(ValueError, match="n >= 2"):
-        metrics.energy_distance(jnp.zeros((1, 2)), x)
-    with pytest.raises(ValueError, match="bandwidth"):
-        metrics.mmd2(x, x, bandwidth=0.0)
-    with pytest.raises(ValueError, match="num_projections"):
-        metrics.sliced_wasserstein(x, x, jax.random.key(0), num_projections=0)
-    with pytest.raises(ValueError, match="num_dims"):
-        metrics.bits_per_dim(1.0, 0)
+_X = jnp.zeros((5, 2))
+
+
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda: metrics.mmd2(_X, jnp.zeros((5, 3))), "event size", id="event_size"),
+    pytest.param(lambda: metrics.energy_distance(jnp.zeros((1, 2)), _X), "n >= 2", id="n"),
+    pytest.param(lambda: metrics.mmd2(_X, _X, bandwidth=0.0), "bandwidth", id="bandwidth"),
+    pytest.param(lambda: metrics.sliced_wasserstein(_X, _X, jax.random.key(0), num_projections=0),
+                 "num_projections", id="num_projections"),
+    pytest.param(lambda: metrics.bits_per_dim(1.0, 0), "num_dims", id="num_dims"),
+])
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -15,7 +15,7 @@ from genjax import metrics
 from genjax.data import digits as digits_data
 from genjax.metrics import digits
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "tools"))
 import train_digits_classifier as tool  # noqa: E402  (the degradations the README's numbers use)
 
 

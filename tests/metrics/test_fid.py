@@ -12,7 +12,7 @@ import pytest
 
 from genjax.metrics import fid
 
-FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "fid"
+FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "fid"
 sys.path.insert(0, str(FIXTURE))
 import random_weights  # noqa: E402
 
@@ -76,11 +76,13 @@ def test_state_dict_errors(state_dict):
         fid.from_torch_state_dict(dict(state_dict, **{"foo.bar": np.zeros(1)}))
 
 
-def test_features_input_checks(variables):
-    with pytest.raises(ValueError, match="uint8"):
-        fid.features(variables, np.zeros((1, 8, 8, 3), np.float32))
-    with pytest.raises(ValueError, match=r"\[B, H, W, 3\]"):
-        fid.features(variables, np.zeros((1, 8, 8), np.uint8))
+@pytest.mark.parametrize("images, match", [
+    pytest.param(np.zeros((1, 8, 8, 3), np.float32), "uint8", id="dtype"),
+    pytest.param(np.zeros((1, 8, 8), np.uint8), r"\[B, H, W, 3\]", id="shape"),
+])
+def test_features_input_checks(variables, images, match):
+    with pytest.raises(ValueError, match=match):
+        fid.features(variables, images)
 
 
 def test_missing_weights_file_says_how_to_get_it(tmp_path):
@@ -128,11 +130,14 @@ def test_frechet_distance_closed_forms():
     assert fid.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_frechet_distance_errors():
-    with pytest.raises(ValueError, match="imaginary"):   # an indefinite "covariance"
-        fid.frechet_distance(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2))
-    with pytest.raises(ValueError, match="sigma2 must have shape"):
-        fid.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(2))
+@pytest.mark.parametrize("args, match", [
+    pytest.param((np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2)), "imaginary",   # indefinite "covariance"
+                 id="indefinite"),
+    pytest.param((np.zeros(3), np.eye(3), np.zeros(3), np.eye(2)), "sigma2 must have shape", id="shape"),
+])
+def test_frechet_distance_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        fid.frechet_distance(*args)
 
 
 def test_statistics_is_mean_and_unbiased_covariance():
