@@ -76,10 +76,10 @@ sys.modules.setdefault("trainer_scoring", _trainer_scoring)
 # files that take longest (measured with --durations) first keeps both workers busy to the end
 # instead of leaving one long file running alone (longest-processing-time-first scheduling).
 # Paths are relative to tests/.
-SLOW_FIRST = ("test_nets_configs.py", "test_fixedpoint_solve.py", "test_trainer_resume.py", "test_nets_edm.py",
+SLOW_FIRST = ("experiments/test_configs_unet.py", "test_fixedpoint_solve.py", "test_trainer_resume.py", "test_nets_edm.py",
               "notebooks/test_samplers.py", "notebooks/test_deer.py", "notebooks/test_train_rectified_flow.py",
-              "test_configs.py", "test_trainer_safety_signals.py", "test_families_flows_configs.py",
-              "test_trainer_learns.py", "test_metrics_trainer.py", "test_families_ebm.py")
+              "experiments/test_configs.py", "experiments/test_trainer_safety_signals.py", "experiments/test_configs_flows.py",
+              "experiments/test_trainer_learns.py", "experiments/test_sample_metrics.py", "test_families_ebm.py")
 _TESTS = pathlib.Path(__file__).resolve().parent
 
 

@@ -21,9 +21,9 @@ import pytest
 from experiments import train
 from genjax.train import checkpoint
 from genjax.train.lock import WorkdirLocked
-from tests.test_trainer_safety import config
+from tests.experiments.test_trainer_safety import config
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NET = {"model.net_kwargs.features": "(16,16)", "model.net_kwargs.embed_dim": 8}
 
 

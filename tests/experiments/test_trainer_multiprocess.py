@@ -19,7 +19,7 @@ import pytest
 
 from experiments import train
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS = 4
 
 DRIVER = textwrap.dedent("""
@@ -31,7 +31,7 @@ DRIVER = textwrap.dedent("""
     import jax
     import jax.numpy as jnp
     from genjax.train import sharding
-    from tests.test_trainer_multiprocess import config
+    from tests.experiments.test_trainer_multiprocess import config
     assert jax.process_count() == 2 and jax.device_count() == 4 and jax.local_device_count() == 2
     mesh = sharding.data_mesh()
     # per-host rows -> one global array: process p contributes rows [2p, 2p + 1] = p

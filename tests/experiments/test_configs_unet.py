@@ -44,7 +44,7 @@ def test_docstring_states_the_parameter_count(name, arg, classes):
 
 # One run per distinct network / loss: DDPM++ (VP, eps), NCSN++ (VE, eps), DDPM++ (EDM, class-conditional),
 # ADM (EDM, class-conditional). mnist_ddpmpp / digits_ddpm / digits_edm shrink to the first and third
-# (their two-step runs are in tests/test_configs.py).
+# (their two-step runs are in tests/experiments/test_configs.py).
 @pytest.mark.parametrize("name,arg", [("cifar10_ddpmpp", "runlocal"), ("cifar10_ncsnpp", "runlocal"),
                                       ("cifar10_edm", "cond,runlocal"), ("imagenet64_adm", "runlocal")])
 def test_runlocal_loss_decreases_on_digits(name, arg, tmp_path):

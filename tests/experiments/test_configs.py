@@ -15,7 +15,7 @@ from absl import flags
 
 from experiments import train
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "experiments" / "configs"
 # The trainer's own configs (the family engineers' configs are run by their tests).
 CONFIGS = ["toy2d_flow_matching", "toy2d_edm", "toy2d_reflow", "digits_ddpm", "digits_edm", "mnist_ddpmpp",
@@ -63,7 +63,7 @@ def run_cli(argv, mock=contextlib.nullcontext()):
 
 
 # The U-Net configs whose ':runlocal' program another test already trains through the same trainer
-# are not run again here: cifar10_ddpmpp and cifar10_edm (60 steps each in tests/test_nets_configs.py,
+# are not run again here: cifar10_ddpmpp and cifar10_edm (60 steps each in tests/experiments/test_configs_unet.py,
 # cifar10_edm as its class-conditional variant) and mnist_ddpmpp (its ':runlocal' is cifar10_ddpmpp's
 # without the random flip). Each U-Net run costs tens of seconds of XLA compile on 2 cores.
 RUN_CONFIGS = [c for c in CONFIGS if c not in ("cifar10_ddpmpp", "cifar10_edm", "mnist_ddpmpp")]

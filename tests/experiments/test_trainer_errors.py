@@ -8,7 +8,7 @@ import pytest
 from experiments import train
 from experiments.configs import toy2d_flow_matching
 from genjax.train import checkpoint
-from tests.test_trainer_safety import override
+from tests.experiments.test_trainer_safety import override
 
 
 def _config(**overrides):
@@ -68,7 +68,7 @@ def test_non_finite_loss_stops_and_keeps_the_good_checkpoint(tmp_path):
     assert sorted(os.listdir(ckpt_dir)) == ["2", "4"]
     # lr = 1e30 with the norm-jump guard off: Adam moves every weight by ~1e30 at step 5 (finite),
     # the loss overflows at step 6. (With the guard on, step 5 itself is refused:
-    # tests/test_trainer_safety.py.)
+    # tests/experiments/test_trainer_safety.py.)
     bad = _config(**{"training.num_steps": 10, "training.checkpoint_every": 2, "optim.lr": 1e30,
                      "training.max_param_norm_ratio": 0.0})
     with pytest.raises(train.NonFiniteLoss, match=r"(?s)step 6: non-finite loss or gradient .*the last good "

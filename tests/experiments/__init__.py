@@ -1,0 +1,1 @@
+"""Tests of experiments/: the one trainer, its configs, tasks and figure scripts."""
