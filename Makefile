@@ -18,5 +18,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
+# make figures [QUICK=1] [ONLY=deer_speed,edm_sampler_error] [JOBS_FIG=1]: every figure script into
+# docs/figures/ (QUICK=1: the --quick modes into runs/figures_quick/, docs/figures untouched).
+JOBS_FIG ?= 1
+figures: $(STAMP)
+	$(PY) -m experiments.papers.figures $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) --jobs $(JOBS_FIG)
+
 clean-venv:
 	rm -rf .venv

@@ -119,27 +119,40 @@ def main(argv=None):
     print(f"wrote {args.workdir}/deer_convergence.{{png,csv,json}}")
 
 
+CLIP = 1e8   # errors above this (or non-finite) are divergence: the curve stops and is marked
+
+
 def plot(rows, summary, args, path):
+    """Error per sweep; where a curve exceeds ``CLIP`` (or overflows) it has a gap, its first crossing marked ^."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
     for ax, sys_name in zip(axes, ("random", "unstable")):
-        for name in methods(args.strength):
-            pts = [(k, e) for s, m, k, e, _ in rows if s == sys_name and m == name]
-            k, e = np.array(pts).T
+        for i, name in enumerate(methods(args.strength)):
+            k, e = np.array([(kk, ee) for s, m, kk, ee, _ in rows if s == sys_name and m == name]).T
             info = summary[f"{sys_name}/{name}"]
-            tag = f"{info['num_iters']}" if info["converged"] else "no conv."
-            ax.semilogy(k, np.clip(e, 1e-8, 1e8), label=f"{name} ({tag})")
+            tag = f"{info['num_iters']} sweeps" if info["converged"] else "no conv."
+            bad = ~np.isfinite(e) | (e > CLIP)
+            color = f"C{i}"
+            ax.semilogy(k, np.where(bad, np.nan, e), color=color, lw=1.4)   # gaps where it diverged
+            if bad.any():
+                first = int(np.argmax(bad))
+                ax.semilogy([k[first]], [CLIP], "^", color=color, ms=8)
+                tag += f"; > 1e8 or inf at {int(bad.sum())} of {len(k)} sweeps from {int(k[first])}"
+            ax.plot([], [], color=color, lw=1.4, label=f"{name} ({tag})")
         ax.axhline(1e-5, color="k", lw=0.5, ls=":")
+        ax.axhline(CLIP, color="0.5", lw=0.5, ls="--")
         gain = 1.0 if sys_name == "random" else args.gain
         ax.set_title(f"{sys_name} GRU (n={args.n}, T={args.T}, gain {gain:g})")
         ax.set_xlabel("sweep")
-        ax.legend(fontsize=7, title="sweeps to tol 1e-5", title_fontsize=7)
+        ax.set_ylim(1e-8, 1e9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  title="sweeps to tol 1e-5; ^: error first > 1e8 (diverged; no line drawn above)", title_fontsize=7)
     axes[0].set_ylabel("max |h - h_sequential|")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

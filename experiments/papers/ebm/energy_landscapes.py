@@ -6,8 +6,8 @@ Command:
 Each data set is trained by the one trainer from ``experiments/configs/toy2d_ebm.py`` (contrastive
 loss + L2 energy regulariser, Langevin negatives with separate step size and noise, a replay
 buffer restarting 5 % of the chains from noise); ``--short-run`` trains with short-run chains
-from noise instead. Writes ``energy_landscapes.png`` (top: exp(-E) on a grid; bottom: Langevin
-samples from uniform noise over the data) and ``energy_landscapes.csv`` (data set, variant, steps,
+from noise instead. Writes ``ebm_energy_landscapes.png`` (top: exp(-E) on a grid; bottom: Langevin
+samples from uniform noise over the data) and ``ebm_energy_landscapes.csv`` (data set, variant, steps,
 MMD^2 of the Langevin samples to fresh data, modes covered / high-quality rate where defined).
 
 References: Du & Mordatch 2019, "Implicit Generation and Generalization in Energy-Based Models";
@@ -92,10 +92,10 @@ def main(argv=None):
         for ax in (top, bottom):
             ax.set_xticks([])
             ax.set_yticks([])
-    png = os.path.join(args.workdir, "energy_landscapes.png")
+    png = os.path.join(args.workdir, "ebm_energy_landscapes.png")
     plotting.save(fig, png, dpi=80)
     fields = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    with open(os.path.join(args.workdir, "energy_landscapes.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "ebm_energy_landscapes.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)

@@ -7,8 +7,8 @@ For each of checkerboard, pinwheel and 8 Gaussians, trains a RealNVP (8 affine c
 Glow-style flow (actnorm, invertible linear map, affine coupling) and the FFJORD CNF (exact trace,
 RK4; half the steps, a step costs ~10x more) with the one trainer from
 experiments/configs/toy2d_{realnvp,glow,cnf}.py, then plots the data and exp(log p) of each model
-on a grid. Writes ``toy_densities.png`` and
-``toy_densities.csv`` (data set, model, steps, train seconds, held-out nll in nats and bits/dim on
+on a grid. Writes ``ffjord_toy_densities.png`` and
+``ffjord_toy_densities.csv`` (data set, model, steps, train seconds, held-out nll in nats and bits/dim on
 2000 fresh samples).
 
 References: Grathwohl et al. 2019, "FFJORD" (Fig. 2); Dinh et al. 2017, "RealNVP"; Kingma &
@@ -80,12 +80,12 @@ def main(argv=None):
                 ax0.set_ylabel(dataset)
                 if i == 0:
                     ax0.set_title("data")
-    plotting.save(fig, os.path.join(args.workdir, "toy_densities.png"), dpi=90)
-    with open(os.path.join(args.workdir, "toy_densities.csv"), "w", newline="") as f:
+    plotting.save(fig, os.path.join(args.workdir, "ffjord_toy_densities.png"), dpi=90)
+    with open(os.path.join(args.workdir, "ffjord_toy_densities.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    print("wrote", os.path.join(args.workdir, "toy_densities.png"))
+    print("wrote", os.path.join(args.workdir, "ffjord_toy_densities.png"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Command:
 Trains experiments/configs/digits_nice.py and digits_glow.py (dequantized 17-level pixels, logit
 preprocessing) with the one trainer. Figure: a row of test digits, NICE samples at T = 1, and Glow
 samples at temperatures T in {0, 0.25, 0.5, 0.7, 0.85, 1} (z ~ N(0, T^2 I), x = f^{-1}(z)), one
-row each. Writes ``digits_samples.png`` and ``digits_samples.csv``: per model and temperature the
+row each. Writes ``glow_digits_samples.png`` and ``glow_digits_samples.csv``: per model and temperature the
 held-out bits/dim of the model (test split, dequantized) and the model's own bits/dim of its
 samples (lower T: samples of higher density).
 
@@ -68,8 +68,8 @@ def main(argv=None):
         ax.imshow(plotting.tile_images(imgs, ncols=n)[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_ylabel(lab, rotation=0, ha="right", va="center", fontsize=8)
-    plotting.save(fig, os.path.join(args.workdir, "digits_samples.png"), dpi=90)
-    with open(os.path.join(args.workdir, "digits_samples.csv"), "w", newline="") as f:
+    plotting.save(fig, os.path.join(args.workdir, "glow_digits_samples.png"), dpi=90)
+    with open(os.path.join(args.workdir, "glow_digits_samples.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
         w.writeheader()
         w.writerows(csv_rows)

@@ -15,7 +15,7 @@ NOT comparable with each other:
 - binarised pixels b = [k > 8] (NADE, MADE, Bernoulli VAE): exact bits/dim of binary data (the
   independent-Bernoulli model fitted to the training marginals is the baseline).
 
-Writes ``bits_per_dim.csv`` and ``bits_per_dim.png`` (two bar panels, one per convention).
+Writes ``likelihood_table_bits_per_dim.csv`` and ``likelihood_table_bits_per_dim.png`` (two bar panels, one per convention).
 
 References: Dinh et al. 2015 / 2017; Kingma & Dhariwal 2018; Grathwohl et al. 2019; Kingma &
 Welling 2014; Burda et al. 2016; Su & Wu 2018; Larochelle & Murray 2011; Germain et al. 2015;
@@ -94,7 +94,7 @@ def main(argv=None):
     for conv, (lab, value) in baselines.items():
         rows.append({"model": lab, "config": "", "data": conv, "bound": "exact", "steps": 0,
                      "train_seconds": 0.0, "test_bits_per_dim": round(value, 4)})
-    with open(os.path.join(args.workdir, "bits_per_dim.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "likelihood_table_bits_per_dim.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
@@ -111,8 +111,8 @@ def main(argv=None):
         ax.set_xlim(0, max(vals) * 1.25)
         ax.set_xlabel("test bits/dim (lower is better)", fontsize=8)
         ax.set_title({"dequantized": "dequantized 17-level pixels", "binarised": "binarised pixels"}[conv], fontsize=9)
-    plotting.save(fig, os.path.join(args.workdir, "bits_per_dim.png"), dpi=90)
-    print("wrote", os.path.join(args.workdir, "bits_per_dim.csv"))
+    plotting.save(fig, os.path.join(args.workdir, "likelihood_table_bits_per_dim.png"), dpi=90)
+    print("wrote", os.path.join(args.workdir, "likelihood_table_bits_per_dim.csv"))
 
 
 if __name__ == "__main__":

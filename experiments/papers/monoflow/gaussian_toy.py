@@ -9,8 +9,8 @@ ratios of two Gaussians) on samples of p vs the current particles by Newton's me
 logistic loss ``gan.critic_loss("monoflow", ...)`` -- its optimum is d* = log p/q; (2) move every
 particle x <- x + eta grad h(d(x)) (``monoflow.velocity``). Four increasing maps h (vanilla,
 non_saturating, logit, arcsinh) are compared. The particles' Gaussian fit q_hat gives
-KL(q_hat || p) in closed form per round. Writes ``gaussian_toy.png`` (particles of the "logit"
-flow over p's contours at a few rounds; KL against round for each h) and ``gaussian_toy.csv``.
+KL(q_hat || p) in closed form per round. Writes ``monoflow_gaussian_toy.png`` (particles of the "logit"
+flow over p's contours at a few rounds; KL against round for each h) and ``monoflow_gaussian_toy.csv``.
 
 Expected: every h drives KL towards 0 (all are MonoFlows) at different speeds set by h'(d). The
 vanilla (minimax) map barely moves at first: h'(d) = sigmoid(d) vanishes where q has little overlap
@@ -103,7 +103,7 @@ def main(argv=None):
             rows.append({"round": r, "h": h, "kl": float(v)})
         print(f"{h:15s} KL round 0 {kl[0]:.3f}  round {rounds // 10} {kl[rounds // 10]:.4f}  "
               f"final {kl[-1]:.5f}", flush=True)
-    with open(os.path.join(args.workdir, "gaussian_toy.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "monoflow_gaussian_toy.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["round", "h", "kl"])
         w.writeheader()
         w.writerows(rows)
@@ -128,7 +128,7 @@ def main(argv=None):
     ax.set_xlabel("round")
     ax.set_ylabel("KL(q || p)")
     ax.legend(fontsize=7)
-    png = os.path.join(args.workdir, "gaussian_toy.png")
+    png = os.path.join(args.workdir, "monoflow_gaussian_toy.png")
     plotting.save(fig, png, dpi=80)
     print("wrote", png)
 

@@ -22,8 +22,8 @@ On a 2-core CPU the parallel runs are *slower* than the sequential loop: they do
 and 8 "devices" share 2 cores. The speed-up needs hardware that evaluates a window in the time of
 one step (GPUs / TPUs); sweeps / N is the latency bound such hardware approaches.
 
-Outputs under --workdir: parallel_sampling.csv (one row per problem, solver, steps, method,
-devices), parallel_sampling.png, parallel_sampling.json (settings, machine, summary).
+Outputs under --workdir: paradigms_parallel_sampling.csv (one row per problem, solver, steps, method,
+devices), paradigms_parallel_sampling.png, paradigms_parallel_sampling.json (settings, machine, summary).
 
 References: Shih et al. 2023, "Parallel Sampling of Diffusion Models" (NeurIPS), Fig. 4-5 and
 Table 1; Lim et al. 2024, "Parallelizing Non-Linear Sequential Models over the Sequence Length".
@@ -185,8 +185,8 @@ def read_rows(path: str):
 
 def main(args):
     if args.replot:
-        rows = read_rows(os.path.join(args.workdir, "parallel_sampling.csv"))
-        plot(rows, os.path.join(args.workdir, "parallel_sampling.png"))
+        rows = read_rows(os.path.join(args.workdir, "paradigms_parallel_sampling.csv"))
+        plot(rows, os.path.join(args.workdir, "paradigms_parallel_sampling.png"))
         return rows
     if args.quick:
         args.steps, args.train_steps, args.repeats = "50", min(args.train_steps, 100), 1
@@ -201,14 +201,14 @@ def main(args):
     s = schedules.vp_linear()
     problems = [("exact", mixture.eight_gaussians_mixture().denoiser(s), s), ("trained", den_t, s_t)]
     rows = []
-    csv_path = os.path.join(args.workdir, "parallel_sampling.csv")
+    csv_path = os.path.join(args.workdir, "paradigms_parallel_sampling.csv")
     start = time.perf_counter()
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
         for name, den, sch in problems:
             run_problem(name, den, sch, args, meths, mesh, writer, rows)
-    png = os.path.join(args.workdir, "parallel_sampling.png")
+    png = os.path.join(args.workdir, "paradigms_parallel_sampling.png")
     plot(rows, png)
     summary = {
         "settings": {k: v for k, v in vars(args).items()},
@@ -220,7 +220,7 @@ def main(args):
         "sweeps_over_steps": {f"{r['problem']}/{r['solver']}/{r['method']}/N={r['steps']}": r["sweeps"] / r["steps"]
                               for r in rows if r["devices"] == 1},
     }
-    with open(os.path.join(args.workdir, "parallel_sampling.json"), "w") as f:
+    with open(os.path.join(args.workdir, "paradigms_parallel_sampling.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(f"[done] {csv_path}, {png}", flush=True)
     return rows

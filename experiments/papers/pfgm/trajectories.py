@@ -7,8 +7,8 @@ Part 1, no network: the exact empirical Poisson field of a few hundred swiss-rol
 on z = 0 in R^3) drives the backward ODE dx/d(log z) = z E_x / E_z from prior points on the plane
 z = z_max = 40 to z_min = 1e-3 (RK4 in log z, genjax.integrators). Part 2: a field network trained
 by the one trainer (``experiments/configs/toy2d_pfgm.py`` on the swiss roll) sampled the same way.
-Writes ``trajectories.png`` (3-D field lines near the plane; x_1 against z on a log axis; exact-
-field samples; network samples) and ``trajectories.csv`` (per grid z: the mean distance of the
+Writes ``pfgm_trajectories.png`` (3-D field lines near the plane; x_1 against z on a log axis; exact-
+field samples; network samples) and ``pfgm_trajectories.csv`` (per grid z: the mean distance of the
 exact-field particles to their nearest charge; then final MMD^2 of both samplers to fresh data).
 
 References: Xu et al. 2022, "Poisson Flow Generative Models" (NeurIPS 2022), Figure 1 and
@@ -115,9 +115,9 @@ def main(argv=None):
         ax.set_ylim(-4, 4)
         ax.set_aspect("equal")
         ax.set_title(name, fontsize=8)
-    png = os.path.join(args.workdir, "trajectories.png")
+    png = os.path.join(args.workdir, "pfgm_trajectories.png")
     plotting.save(fig, png, dpi=80)
-    with open(os.path.join(args.workdir, "trajectories.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "pfgm_trajectories.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["z", "mean_nn_distance_exact"])
         w.writerows([[r["z"], r["mean_nn_distance_exact"]] for r in rows])

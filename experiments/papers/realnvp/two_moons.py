@@ -6,7 +6,7 @@ Command:
 Trains experiments/configs/toy2d_realnvp.py with the one trainer, then draws the four panels of
 Dinh et al.'s Fig. 1: held-out data x ~ p_data and its latent z = f(x) (inference, coloured by
 the x-coordinate of the data), and z ~ N(0, I) with x = f^{-1}(z) (generation, coloured by the
-angle of z). Writes ``two_moons.png`` and ``two_moons.csv`` (steps, train seconds, held-out nll /
+angle of z). Writes ``realnvp_two_moons.png`` and ``realnvp_two_moons.csv`` (steps, train seconds, held-out nll /
 bits/dim, and the mean and covariance eigenvalues of f(x) on held-out data, which a perfect fit
 maps to 0 and 1).
 
@@ -55,13 +55,13 @@ def main(argv=None):
         ax.set_title(title, fontsize=9)
         ax.set_xlim(-4, 4), ax.set_ylim(-4, 4)
         ax.set_aspect("equal")
-    plotting.save(fig, os.path.join(args.workdir, "two_moons.png"), dpi=90)
+    plotting.save(fig, os.path.join(args.workdir, "realnvp_two_moons.png"), dpi=90)
     eig = np.linalg.eigvalsh(np.cov(z.T))
     row = {"steps": steps, "train_seconds": round(secs, 1), "heldout_nll": round(m["flow_nll"], 4),
            "heldout_bits_per_dim": round(m["flow_bits_per_dim"], 4),
            "latent_mean_norm": round(float(np.linalg.norm(z.mean(0))), 4),
            "latent_cov_eig_min": round(float(eig[0]), 4), "latent_cov_eig_max": round(float(eig[1]), 4)}
-    with open(os.path.join(args.workdir, "two_moons.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "realnvp_two_moons.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(row))
         w.writeheader()
         w.writerow(row)

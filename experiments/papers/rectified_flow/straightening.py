@@ -15,8 +15,8 @@ t = 1 down to 0. The paper's pi_0 -> pi_1 is our (source at t = 1) -> (data at t
 source mixture plays the role of "noise": batches are {"x": data, "z": independent source
 samples} for the 1-rectified flow and {"x": ODE endpoint, "z": its start} for ReFlow.
 
-Outputs under --workdir: straightening.png, straightening.csv (model, euler_steps, nfe,
-energy_distance, mmd2, straightness) and straightening.json (the same plus settings and timings).
+Outputs under --workdir: rectified_flow_straightening.png, rectified_flow_straightening.csv (model, euler_steps, nfe,
+energy_distance, mmd2, straightness) and rectified_flow_straightening.json (the same plus settings and timings).
 
 References: Liu, Gong & Liu 2023, "Flow Straight and Fast: Learning to Generate and Transfer Data
 with Rectified Flow" (Figures 1-2 and 4; Definition 3.6 of straightness; Sec. 2.3 distillation).
@@ -136,7 +136,7 @@ def main(argv=None):
         else:
             st = reflow.straightness(d, S, samplers.rk4(), fine, z)
             paths[name], s_val, steps = np.asarray(st.trajectory[:, :60]), float(st.value), STEPS
-            print(f"  {name}: straightness S = {s_val:.4f}", flush=True)
+            print(f"  {name}: straightness S = {s_val:.3g}", flush=True)
         for n in steps:
             x, info = samplers.sample(d, S, samplers.euler(), schedules.time_grid(S, n), z)
             if n == 1:
@@ -147,25 +147,25 @@ def main(argv=None):
     seconds = time.time() - t_start
 
     fields = ["model", "euler_steps", "nfe", "energy_distance", "mmd2", "straightness"]
-    with open(os.path.join(args.workdir, "straightening.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "rectified_flow_straightening.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    with open(os.path.join(args.workdir, "straightening.json"), "w") as f:
+    with open(os.path.join(args.workdir, "rectified_flow_straightening.json"), "w") as f:
         json.dump({"rows": rows, "quick": quick, "train_steps": [train_steps, reflow_steps, distill_steps],
                    "num_pairs": num_pairs,
                    "num_eval": num_eval, "seconds": seconds, "jax": jax.__version__,
                    "device": str(jax.devices()[0])}, f, indent=1)
 
     pairs_lin = (np.asarray(data.sample(60, k_int)), np.asarray(z[:60]))
-    plot(os.path.join(args.workdir, "straightening.png"), data, source, pairs_lin, paths, one_step, rows,
+    plot(os.path.join(args.workdir, "rectified_flow_straightening.png"), data, source, pairs_lin, paths, one_step, rows,
          num_eval)
     for r in rows:
-        s_txt = "n/a" if r["straightness"] is None else f"{r['straightness']:.4f}"
+        s_txt = "n/a" if r["straightness"] is None else f"{r['straightness']:.3g}"
         print(f"{r['model']:>13s} steps {r['euler_steps']:3d}  energy {r['energy_distance']:.4f}  "
               f"mmd2 {r['mmd2']:.5f}  S {s_txt}")
-    print(f"wrote {args.workdir}/straightening.{{png,csv,json}} in {seconds:.0f}s")
+    print(f"wrote {args.workdir}/rectified_flow_straightening.{{png,csv,json}} in {seconds:.0f}s")
 
 
 def plot(path, data, source, pairs_lin, paths, one_step, rows, n):
@@ -193,7 +193,7 @@ def plot(path, data, source, pairs_lin, paths, one_step, rows, n):
     ax.legend(loc="lower center", fontsize=7, markerscale=4)
     for ax, name, tag in ((axes[0, 1], "1-RF", "(b)"), (axes[0, 2], "2-RF", "(c)")):
         s_val = next(r["straightness"] for r in rows if r["model"] == name)
-        backdrop(ax, f"{tag} {name} ODE paths (S = {s_val:.3f})")
+        backdrop(ax, f"{tag} {name} ODE paths (S = {s_val:.1e})")
         traj = paths[name]
         for i in range(traj.shape[1]):
             ax.plot(traj[:, i, 0], traj[:, i, 1], c="k", lw=0.5, alpha=0.6)
@@ -209,7 +209,7 @@ def plot(path, data, source, pairs_lin, paths, one_step, rows, n):
     for name, marker in (("1-RF", "o-"), ("2-RF", "s-")):
         rs = [r for r in rows if r["model"] == name]
         ax.plot([r["euler_steps"] for r in rs], [max(r["energy_distance"], 1e-5) for r in rs], marker,
-                label=f"{name} (S = {rs[0]['straightness']:.3f})")
+                label=f"{name} (S = {rs[0]['straightness']:.1e})")
     dr = [r for r in rows if r["model"] == "2-RF+distill"][0]
     ax.plot([1], [max(dr["energy_distance"], 1e-5)], "*", ms=12, label="2-RF + 1-step distillation")
     floor = rows[0]["energy_distance"]

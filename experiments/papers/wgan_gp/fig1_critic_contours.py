@@ -13,7 +13,7 @@ and only the critic (a 3 x 256 ReLU MLP here; 3 x 512 in the paper) is trained, 
 within 2000 steps, a weaker constraint than the figure illustrates; ``--gp-weight`` sets it.)
 
 on 8 Gaussians, 25 Gaussians and the swiss roll (genjax.data.toy2d). Writes
-``fig1_critic_contours.png`` and ``fig1_critic_contours.csv`` (per panel: the critic's estimate
+``wgan_gp_fig1_critic_contours.png`` and ``wgan_gp_fig1_critic_contours.csv`` (per panel: the critic's estimate
 E D(real) - E D(fake) and the mean / std of ||grad D|| at real-fake interpolates: clipping leaves
 the gradient norm far below 1 and the surface nearly affine, the penalty pins it near 1 and the
 contours follow the data).
@@ -114,9 +114,9 @@ def main(argv=None):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"{label}: {dataset}", fontsize=8)
-    png = os.path.join(args.workdir, "fig1_critic_contours.png")
+    png = os.path.join(args.workdir, "wgan_gp_fig1_critic_contours.png")
     plotting.save(fig, png, dpi=80)
-    with open(os.path.join(args.workdir, "fig1_critic_contours.csv"), "w", newline="") as f:
+    with open(os.path.join(args.workdir, "wgan_gp_fig1_critic_contours.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)

@@ -10,8 +10,8 @@ the ReFlow critic take 5 critic steps, MonoFlow (h = logit) takes 5 generator st
 discriminator step on the loss -E h(d(G(z))), "MonoFlow particles" regresses the generator 5 times
 onto particles moved by 0.2 grad h(d(x)) (the toy2d_monoflow config), "(capped)" with each particle's
 move clipped to length 0.05 (about 3 std of a 25-Gaussians mode); the runs live in ``WORKDIR/<method>_<dataset>`` (a
-re-run resumes them). Writes ``mode_coverage.png`` (samples of each run, titled with its
-statistics) and ``mode_coverage.csv`` (method, dataset, steps, modes covered of K, high-quality
+re-run resumes them). Writes ``wgan_gp_mode_coverage.png`` (samples of each run, titled with its
+statistics) and ``wgan_gp_mode_coverage.csv`` (method, dataset, steps, modes covered of K, high-quality
 rate, MMD^2 to fresh data). A sample is high quality within 3 standard deviations of its nearest
 mode; a mode is covered with >= 20 % of its fair share of high-quality samples
 (genjax.families.mode_coverage, PacGAN's rule).
@@ -47,6 +47,11 @@ METHODS = {
                                     "gan.particle_step_size": 0.2, "gan.particle_max_step": 0.05},
 }
 DATASETS = ("8gaussians", "25gaussians")
+# Panel titles: the README table's names for the runs (the METHODS keys stay the --methods names).
+TITLES = {"GAN": "GAN (non-saturating)", "WGAN-GP": "WGAN-GP", "ReFlow critic": "ReFlow critic",
+          "MonoFlow": "MonoFlow (loss form, h = logit)", "MonoFlow particles": "MonoFlow particles (eta 0.2)",
+          "MonoFlow particles (capped)": "MonoFlow particles, move cap 0.05"}
+DATASET_TITLES = {"8gaussians": "8 Gaussians", "25gaussians": "25 Gaussians"}
 
 
 def make_config(method: str, dataset: str, quick: bool, steps: int | None):
@@ -109,11 +114,11 @@ def main(argv=None):
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{method}, {dataset}\nmodes {int(stats['modes_covered'])}/{k_modes}, "
-                         f"hq {stats['hq_rate']:.2f}", fontsize=8)
-    png = os.path.join(args.workdir, "mode_coverage.png")
-    plotting.save(fig, png, dpi=80)
-    with open(os.path.join(args.workdir, "mode_coverage.csv"), "w", newline="") as f:
+            ax.set_title(f"{TITLES[method]}, {DATASET_TITLES[dataset]}\nmodes covered {int(stats['modes_covered'])}"
+                         f"/{k_modes}, high-quality rate {stats['hq_rate']:.2f}", fontsize=8)
+    png = os.path.join(args.workdir, "wgan_gp_mode_coverage.png")
+    plotting.save(fig, png, dpi=100)
+    with open(os.path.join(args.workdir, "wgan_gp_mode_coverage.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
