@@ -1,4 +1,4 @@
-"""Tests of genjax.families.ebm: Langevin dynamics against the Gaussian closed form, the contrastive
+"""Tests of genjax.families.ebm and ebm_train: Langevin dynamics against the Gaussian closed form, the contrastive
 loss, the replay buffer and input validation."""
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from genjax.families import ebm
+from genjax.families import ebm, ebm_train
+from genjax.train import players
 from trainer_scoring import train_and_score
 
 MU = np.array([1.0, -2.0])
@@ -107,19 +108,19 @@ def test_replay_buffer_restarts_a_fraction(frac, key):
 def test_persistent_step_writes_back_and_short_run_has_no_buffer(key):
     energy = lambda p, x: jnp.sum((x - p["m"]) ** 2, -1)   # noqa: E731
     params = {"m": jnp.zeros(2)}
-    opt = optax.sgd(1e-2)
+    tx = players.partition({"energy": optax.sgd(1e-2)})
     init = ebm.uniform_init((2,), -3.0, 3.0)
-    step = ebm.make_train_step(energy, opt, init, num_steps=5, step_size=0.1, noise_std=0.01,
-                               reinit_fraction=0.5)
-    state = ebm.init_state(params, opt, 64, init, key=key)
-    x_pos = jnp.ones((16, 2))
+    step = ebm_train.make_train_step(energy, tx, init, num_steps=5, step_size=0.1, noise_std=0.01,
+                                     reinit_fraction=0.5)
+    state = ebm_train.init_state(params, tx, 64, init, key=key)
+    x_pos = {"x": jnp.ones((16, 2))}
     new, metrics = jax.jit(step)(state, x_pos, key)
-    changed = np.any(np.asarray(new.buffer != state.buffer), axis=-1)
+    changed = np.any(np.asarray(new.extra["buffer"] != state.extra["buffer"]), axis=-1)
     assert changed.sum() == 16 and int(new.step) == 1     # exactly the drawn chains were written
-    short = ebm.init_state(params, opt)
-    assert short.buffer is None
+    short = ebm_train.init_state(params, tx)
+    assert short.extra is None
     new_short, _ = jax.jit(step)(short, x_pos, key)
-    assert new_short.buffer is None and np.isfinite(float(metrics["loss"]))
+    assert new_short.extra is None and np.isfinite(float(metrics["loss"]))
 
 
 def test_bad_input_raises(key):
@@ -135,8 +136,9 @@ def test_bad_input_raises(key):
         ebm.langevin(e, x0, 1, 0.1, 0.1, grad_clip=0.0, key=key)
     for frac in (-0.1, 1.5):
         with pytest.raises(ValueError, match="reinit_fraction"):
-            ebm.make_train_step(lambda p, x: e(x), optax.sgd(1.0), ebm.uniform_init((2,)), num_steps=1,
-                                step_size=0.1, noise_std=0.1, reinit_fraction=frac)
+            ebm_train.make_train_step(lambda p, x: e(x), players.partition({"energy": optax.sgd(1.0)}),
+                                      ebm.uniform_init((2,)), num_steps=1, step_size=0.1, noise_std=0.1,
+                                      reinit_fraction=frac)
         with pytest.raises(ValueError, match="reinit_fraction"):
             ebm.draw_chains(jnp.zeros((8, 2)), 4, frac, ebm.uniform_init((2,)), key)
 

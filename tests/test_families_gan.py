@@ -1,4 +1,4 @@
-"""Tests of genjax.families.gan, gan_train and monoflow against closed forms."""
+"""Tests of genjax.families.gan (losses, objectives), gan_train and monoflow against closed forms."""
 import math
 import re
 
@@ -9,6 +9,8 @@ import optax
 import pytest
 
 from genjax.families import gan, gan_train, monoflow
+from genjax.families.gan import objectives
+from genjax.train import ema_rate, init_state, players
 from genjax.nets.critics import MLPGenerator, ScalarMLP
 from trainer_scoring import train_and_score
 
@@ -29,21 +31,21 @@ def batch():
 def test_losses_at_d_half_match_closed_forms(batch, key):
     real, fake = batch
     # D = 1/2: -E log D(real) - E log(1 - D(fake)) = 2 log 2 for every logistic kind.
-    for kind in ("minimax", "non_saturating", "monoflow"):
-        np.testing.assert_allclose(gan.critic_loss(kind, _half, real, fake, key), 2 * LOG2, rtol=1e-6)
+    for obj in (objectives.minimax(), objectives.non_saturating(), objectives.monoflow()):
+        np.testing.assert_allclose(obj.critic_loss(_half, real, fake, key), 2 * LOG2, rtol=1e-6)
     # Generator: minimax E log(1 - 1/2) = -log 2; non-saturating -E log(1/2) = log 2.
-    np.testing.assert_allclose(gan.generator_loss("minimax", _half, fake), -LOG2, rtol=1e-6)
-    np.testing.assert_allclose(gan.generator_loss("non_saturating", _half, fake), LOG2, rtol=1e-6)
+    np.testing.assert_allclose(objectives.minimax().generator_loss(_half, fake), -LOG2, rtol=1e-6)
+    np.testing.assert_allclose(objectives.non_saturating().generator_loss(_half, fake), LOG2, rtol=1e-6)
     # MonoFlow -h(0): vanilla -softplus(0) = -log 2, non-saturating log 2, logit/arcsinh 0.
     expect = {"vanilla": -LOG2, "non_saturating": LOG2, "logit": 0.0, "arcsinh": 0.0}
     for h, value in expect.items():
         # atol 1e-6: a few float32 ulps of log 2 (softplus(0) rounds to within 4e-7).
-        np.testing.assert_allclose(gan.generator_loss("monoflow", _half, fake, h=h), value, atol=1e-6)
+        np.testing.assert_allclose(objectives.monoflow(h=h).generator_loss(_half, fake), value, atol=1e-6)
     # A constant critic: Wasserstein losses 0, reflow 0 (no gradient), WGAN-GP lambda (0 - 1)^2.
-    for kind in ("wgan", "reflow_critic"):
-        assert abs(float(gan.critic_loss(kind, _half, real, fake, key))) < 1e-7
+    for obj in (objectives.wgan(), objectives.reflow_critic()):
+        assert abs(float(obj.critic_loss(_half, real, fake, key))) < 1e-7
     # tolerance: the norm is sqrt(0 + 1e-12) = 1e-6, so lambda (1 - 1e-6)^2 differs by 2e-5.
-    np.testing.assert_allclose(gan.critic_loss("wgan_gp", _half, real, fake, key, gp_weight=10.0),
+    np.testing.assert_allclose(objectives.wgan_gp(gp_weight=10.0).critic_loss(_half, real, fake, key),
                                10.0, rtol=1e-5)
 
 
@@ -85,7 +87,7 @@ def test_reflow_critic_optimum_on_1d_gaussians(m0, s0, m1, s1, key):
     k0, k1, kt = jax.random.split(key, 3)
     fake = m0 + s0 * jax.random.normal(k0, (n, 1))
     real = m1 + s1 * jax.random.normal(k1, (n, 1))
-    loss = lambda th: gan.critic_loss("reflow_critic", lambda x: _quadratic(th, x), real, fake, kt)  # noqa
+    loss = lambda th: gan.reflow_critic_loss(lambda x: _quadratic(th, x), real, fake, kt)  # noqa
     a, b, _ = _newton(loss, jnp.zeros(3), 1)
     v = (s0**2 + s1**2) / 3 + (m1 - m0) ** 2 / 12
     a_star = (s1**2 - s0**2) / (2 * v)
@@ -107,7 +109,7 @@ def test_logistic_discriminator_optimum_is_log_ratio(key):
     k0, k1 = jax.random.split(key)
     real = 1.0 + 0.5 * jax.random.normal(k0, (n, 1))
     fake = -1.0 + jax.random.normal(k1, (n, 1))
-    loss = lambda th: gan.critic_loss("monoflow", lambda x: _quadratic(th, x), real, fake, key)  # noqa
+    loss = lambda th: objectives.monoflow().critic_loss(lambda x: _quadratic(th, x), real, fake, key)  # noqa
     theta = _newton(loss, jnp.zeros(3), 12)
     # log N(x; 1, .25) - log N(x; -1, 1) = -2 (x-1)^2 + (x+1)^2 / 2 - log 0.5
     a_star, b_star, c_star = -4.0 + 1.0, 4.0 + 1.0, -2.0 + 0.5 + math.log(2.0)
@@ -126,12 +128,12 @@ def test_monoflow_velocity_and_particle_targets(key):
         assert float(jnp.min(hp)) > 0             # every variant is increasing
         np.testing.assert_allclose(monoflow.velocity(critic, x, h), hp[:, None] * w, rtol=1e-5)
         # the train step's generic targets x - eta B grad L_gen equal MonoFlow's x + eta grad h(d)
-        obj = gan.objective("monoflow", h=h)
+        obj = objectives.monoflow(h=h)
         np.testing.assert_allclose(gan_train.particle_targets(obj, critic, x, 0.1),
                                    monoflow.particle_targets(critic, x, 0.1, h), rtol=1e-5, atol=1e-6)
     # the displacement cap: logit velocity is w everywhere, |0.1 w| = 0.158; a cap of 0.05 shortens
     # every step to length 0.05 along w, a cap of 1 leaves it alone.
-    obj = gan.objective("monoflow", h="logit")
+    obj = objectives.monoflow(h="logit")
     for targets in (monoflow.particle_targets(critic, x, 0.1, "logit", max_step=0.05),
                     gan_train.particle_targets(obj, critic, x, 0.1, max_step=0.05)):
         np.testing.assert_allclose(targets - x, jnp.broadcast_to(0.05 * w / jnp.linalg.norm(w), x.shape),
@@ -139,7 +141,8 @@ def test_monoflow_velocity_and_particle_targets(key):
     np.testing.assert_allclose(monoflow.particle_targets(critic, x, 0.1, "logit", max_step=1.0),
                                monoflow.particle_targets(critic, x, 0.1, "logit"), rtol=1e-6)
     with pytest.raises(ValueError, match="particle_max_step"):
-        gan_train.make_train_step(obj, critic, critic, optax.sgd(1.0), optax.sgd(1.0), 2,
+        gan_train.make_train_step(obj, critic, critic, players.partition({"generator": optax.sgd(1.0),
+                                                                          "critic": optax.sgd(1.0)}), 2,
                                   particle_step_size=0.1, particle_max_step=0.0)
 
 
@@ -167,19 +170,21 @@ def test_mode_stats_closed_forms():
 
 
 def test_bad_input_raises():
-    opt = optax.sgd(1e-3)
+    tx = players.partition({"generator": optax.sgd(1e-3), "critic": optax.sgd(1e-3)})
     gen = lambda p, z: z                          # noqa: E731
     critic = lambda p, x: x[:, 0]                 # noqa: E731
     with pytest.raises(ValueError, match="n_critic"):
-        gan_train.make_train_step(gan.objective("wgan"), gen, critic, opt, opt, 2, n_critic=0)
+        gan_train.make_train_step(objectives.wgan(), gen, critic, tx, 2, n_critic=0)
     with pytest.raises(ValueError, match="n_gen"):
-        gan_train.make_train_step(gan.objective("wgan"), gen, critic, opt, opt, 2, n_gen=0)
-    with pytest.raises(ValueError, match="kind"):
-        gan.objective("lsgan")
+        gan_train.make_train_step(objectives.wgan(), gen, critic, tx, 2, n_gen=0)
+    with pytest.raises(ValueError, match="clip must be > 0"):
+        objectives.wgan(clip=0.0)
+    with pytest.raises(ValueError, match="gp_weight must be >= 0"):
+        objectives.wgan_gp(gp_weight=-1.0)
     with pytest.raises(ValueError, match="h must be"):
-        gan.objective("monoflow", h="cubic")
+        objectives.monoflow(h="cubic")
     with pytest.raises(ValueError, match="critic must map"):
-        gan.critic_loss("wgan", lambda x: x, jnp.ones((4, 2)), jnp.ones((4, 2)), jax.random.key(0))
+        objectives.wgan().critic_loss(lambda x: x, jnp.ones((4, 2)), jnp.ones((4, 2)), jax.random.key(0))
 
 
 @pytest.fixture(scope="module")
@@ -195,23 +200,30 @@ def nets():
 def test_train_step_counts_updates_and_projects(nets, kind, particle, key):
     gen, crit, gp, cp = nets
     n_critic, n_gen = 3, 2
-    g_opt, c_opt = optax.adam(1e-3), optax.adam(1e-3)
-    step = gan_train.make_train_step(gan.objective(kind, clip=0.05), gen.apply, crit.apply, g_opt, c_opt,
-                                     latent_dim=2, n_critic=n_critic, n_gen=n_gen,
-                                     particle_step_size=particle)
-    state = gan_train.init_state(gp, cp, g_opt, c_opt)
-    real = jax.random.normal(key, (n_critic * 16, 2))
+    obj = objectives.wgan(clip=0.05) if kind == "wgan" else objectives.monoflow()
+    tx = players.partition({"generator": optax.adam(1e-3), "critic": optax.adam(1e-3)})
+    step = gan_train.make_train_step(obj, gen.apply, crit.apply, tx, latent_dim=2, n_critic=n_critic,
+                                     n_gen=n_gen, particle_step_size=particle,
+                                     ema={"generator": ema_rate(0.5)})
+    state = init_state({"generator": gp, "critic": cp}, tx)
+    real = {"x": jax.random.normal(key, (n_critic * 16, 2))}
     state, metrics = jax.jit(step)(state, real, key)
     state, metrics = jax.jit(step)(state, real, jax.random.fold_in(key, 1))
     # two steps: adam counted n_critic critic updates and n_gen generator updates per step.
-    assert int(state.critic_opt_state[0].count) == 2 * n_critic
-    assert int(state.gen_opt_state[0].count) == 2 * n_gen
+    inner = state.opt_state.inner_states
+    assert int(inner["critic"].inner_state[0].count) == 2 * n_critic
+    assert int(inner["generator"].inner_state[0].count) == 2 * n_gen
     assert all(np.isfinite(float(v)) for v in metrics.values())
     if kind == "wgan":   # weight clipping keeps every critic parameter in [-c, c]
-        leaves = jax.tree_util.tree_leaves(state.critic_params)
+        leaves = jax.tree_util.tree_leaves(state.params["critic"])
         assert max(float(jnp.max(jnp.abs(p))) for p in leaves) <= 0.05 + 1e-7
+    # the generator is averaged (beta = 0.5: strictly between its old and new values), the critic not
+    assert all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(state.ema_params["critic"]),
+                                                       jax.tree.leaves(state.params["critic"])))
+    assert not all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(state.ema_params["generator"]),
+                                                           jax.tree.leaves(state.params["generator"])))
     with pytest.raises(ValueError, match="multiple of n_critic"):
-        step(state, real[:-1], key)
+        step(state, {"x": real["x"][:-1]}, key)
 
 
 # --- through the one trainer (runlocal-plus): tests/trainer_scoring.py -----------------------------
@@ -250,14 +262,15 @@ def test_task_rejects_bad_config():
         gan_task.build(cfg, data)
 
 
-@pytest.mark.parametrize("kind", gan.KINDS)
+@pytest.mark.parametrize("kind", ["minimax", "non_saturating", "wgan", "wgan_gp", "reflow_critic", "monoflow"])
 def test_real_and_fake_must_pair_up(kind):
     """A fake batch of 1 would broadcast against the real batch (gradient penalty, ReFlow critic)."""
+    obj = getattr(objectives, kind)()
     critic = lambda x: x[:, 0]  # noqa: E731
     real = jnp.ones((4, 2))
     for fake in (jnp.ones((1, 2)), jnp.ones((3, 2)), jnp.ones((4, 3)), jnp.ones((4,))):
         with pytest.raises(ValueError, match=r"fake must have the shape of real \[B, \.\.\.\].*real \(4, 2\), "
                                              rf"fake {re.escape(str(fake.shape))}"):
-            gan.critic_loss(kind, critic, real, fake, jax.random.key(0))
+            obj.critic_loss(critic, real, fake, jax.random.key(0))
     with pytest.raises(ValueError, match="fake must have the shape of real"):
         gan.gradient_penalty(critic, real, jnp.ones((1, 2)), jax.random.key(0))

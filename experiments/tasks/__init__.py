@@ -16,7 +16,8 @@ workdir (for families that keep extra artefacts, e.g. ReFlow's teacher). A ``Tas
   base key (take per-step keys with ``fold_in(key, state.step)``); ``metrics`` must contain
   "loss" and "finite" (bool; a non-finite step must return the state unchanged).
   ``genjax.train.train_step(loss_fn, tx, ema)`` builds one from a loss; families with several
-  networks (GAN generator / critic) write their own and reuse ``genjax.train.apply_gradients``.
+  networks or extra state (GAN generator / critic, an EBM's replay buffer) use the multi-player
+  step ``genjax.train.players.train_step`` (the same TrainState, EMA and non-finite guard).
 - ``sample(params, n, key) -> [n, *data.shape]``: draws from the model (the trainer passes the EMA
   parameters); jit-able.
 - ``evaluate(params, batch, key) -> dict`` of scalars that need the model itself (bits/dim, ELBO,

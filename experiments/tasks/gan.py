@@ -2,7 +2,9 @@
 
 Reads ``config.gan``:
 
-    kind                 one of genjax.families.gan.KINDS
+    kind                 minimax | non_saturating | wgan | wgan_gp | reflow_critic | monoflow
+                         (the factories of genjax.families.gan.objectives; the only place a name
+                         is mapped to an objective)
     n_critic, n_gen      critic / generator updates per train step (both >= 1)
     latent_dim           z ~ N(0, I_latent)
     gp_weight, clip      WGAN-GP lambda; WGAN weight-clipping bound
@@ -11,11 +13,13 @@ Reads ``config.gan``:
     particle_max_step    optional, > 0: cap on each particle's displacement; 0 / absent: none
     gen_hidden, critic_hidden, act     the MLPs of genjax.nets.critics
 
-and ``config.optim`` (one Adam setting, a separate optimizer state for each player), ``config.ema``
-(EMA of both players' parameters; samples use the generator's EMA). The global batch
-``config.training.batch_size`` is split into ``n_critic`` critic micro-batches
-(``genjax.families.gan_train``). The trainer's state is ``TrainState(step, params, opt_state, ema)``
-with ``params = {"generator": ..., "critic": ...}`` and ``opt_state`` keyed the same way.
+and ``config.optim`` (the same Adam setting for each player, one ``players.partition`` optimizer
+with a state per player), ``config.ema`` (the generator's EMA; samples use it; the critic is not
+averaged). The global batch ``config.training.batch_size`` is split into ``n_critic`` critic
+micro-batches. The trainer's state is the usual ``TrainState`` with
+``params = {"generator": ..., "critic": ...}``; the step is ``genjax.families.gan_train`` on
+``genjax.train.players`` (EMA and non-finite guard included). Checkpoints written before the
+multi-player step (opt_state keyed by player, both players averaged) do not restore.
 """
 from __future__ import annotations
 
@@ -25,31 +29,43 @@ import jax.numpy as jnp
 from experiments.tasks import Task, _modes, config_error, ema_from, optimizer_from
 from genjax.families import gan, gan_train
 from genjax.nets.critics import MLPGenerator, ScalarMLP, activation
-from genjax.train import TrainState
+from genjax.train import init_state, players
 
 
-def _finite_tree(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+def objective_from(g) -> gan.Objective:
+    """The objective named by ``config.gan.kind`` with its options (ValueError naming the key)."""
+    makers = {
+        "minimax": gan.objectives.minimax,
+        "non_saturating": gan.objectives.non_saturating,
+        "wgan": lambda: gan.objectives.wgan(clip=float(g.clip)),
+        "wgan_gp": lambda: gan.objectives.wgan_gp(gp_weight=float(g.gp_weight)),
+        "reflow_critic": gan.objectives.reflow_critic,
+        "monoflow": lambda: gan.objectives.monoflow(h=g.h),
+    }
+    if g.kind not in makers:
+        raise ValueError(f"config.gan.kind must be one of {sorted(makers)}, got {g.kind!r}")
+    key = {"wgan": "config.gan.clip", "wgan_gp": "config.gan.gp_weight", "monoflow": "config.gan.h"}
+    with config_error(key.get(g.kind, "config.gan.kind")):
+        return makers[g.kind]()
 
 
 def build(config, data, workdir: str | None = None) -> Task:
     """The GAN Task of ``config`` (bad names / values raise ValueError naming the config key)."""
     del workdir  # no extra artefacts
     g = config.gan
-    with config_error("config.gan.kind"):
-        obj = gan.objective(g.kind, gp_weight=float(g.gp_weight), clip=float(g.clip), h=g.h)
+    obj = objective_from(g)
     with config_error("config.gan.act"):
         activation(g.act)
     gen = MLPGenerator(out_shape=tuple(data.shape), hidden=tuple(g.gen_hidden), act=g.act)
     crit = ScalarMLP(hidden=tuple(g.critic_hidden), act=g.act)
-    tx = optimizer_from(config)
-    ema = ema_from(config)
+    tx = players.partition({gan_train.GENERATOR: optimizer_from(config), gan_train.CRITIC: optimizer_from(config)})
     latent = int(g.latent_dim)
     with config_error("config.gan"):
-        step_fn = gan_train.make_train_step(obj, gen.apply, crit.apply, tx, tx, latent,
-                                            n_critic=int(g.n_critic), n_gen=int(g.n_gen),
-                                            particle_step_size=float(g.particle_step_size) or None,
-                                            particle_max_step=float(g.get("particle_max_step", 0.0)) or None)
+        step = gan_train.make_train_step(obj, gen.apply, crit.apply, tx, latent, n_critic=int(g.n_critic),
+                                         n_gen=int(g.n_gen),
+                                         particle_step_size=float(g.particle_step_size) or None,
+                                         particle_max_step=float(g.get("particle_max_step", 0.0)) or None,
+                                         ema={gan_train.GENERATOR: ema_from(config)})
     batch = int(config.training.batch_size)
     if batch % int(g.n_critic):
         raise ValueError(f"config.training.batch_size={batch} must be a multiple of "
@@ -57,36 +73,14 @@ def build(config, data, workdir: str | None = None) -> Task:
 
     def init(key):
         kg, kc = jax.random.split(key)
-        gp = gen.init(kg, jnp.zeros((1, latent)))
-        cp = crit.init(kc, jnp.zeros((1,) + tuple(data.shape)))
-        params = {"generator": gp, "critic": cp}
-        return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                          opt_state={"generator": tx.init(gp), "critic": tx.init(cp)},
-                          ema_params=jax.tree_util.tree_map(jnp.array, params))
-
-    def train_step(state, batch, key):
-        gs = gan_train.GANState(gen_params=state.params["generator"],
-                                critic_params=state.params["critic"],
-                                gen_opt_state=state.opt_state["generator"],
-                                critic_opt_state=state.opt_state["critic"], step=state.step)
-        new, m = step_fn(gs, batch["x"], key)
-        params = {"generator": new.gen_params, "critic": new.critic_params}
-        finite = _finite_tree(m) & _finite_tree(params)
-        beta = ema.decay(state.step)
-        ema_params = jax.tree_util.tree_map(lambda e, p: beta * e + (1.0 - beta) * p,
-                                            state.ema_params, params)
-        cand = TrainState(step=state.step + 1, params=params,
-                          opt_state={"generator": new.gen_opt_state, "critic": new.critic_opt_state},
-                          ema_params=ema_params)
-        new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), cand, state)
-        metrics = dict(m, loss=m["critic_loss"], grad_norm=m["generator_grad_norm"], finite=finite)
-        return new_state, metrics
+        params = {gan_train.GENERATOR: gen.init(kg, jnp.zeros((1, latent))),
+                  gan_train.CRITIC: crit.init(kc, jnp.zeros((1,) + tuple(data.shape)))}
+        return init_state(params, tx)
 
     def sample(params, n, key):
-        return gan_train.sample(gen.apply, params["generator"], n, latent, key)
+        return gan_train.sample(gen.apply, params[gan_train.GENERATOR], n, latent, key)
 
     extras = {"objective": obj, "generator": gen, "critic": crit,
-              "critic_fn": lambda params: (lambda x: crit.apply(params["critic"], x))}
-    return Task(init=init, train_step=train_step, sample=sample,
+              "critic_fn": lambda params: (lambda x: crit.apply(params[gan_train.CRITIC], x))}
+    return Task(init=init, train_step=step, sample=sample,
                 evaluate=_modes.evaluate_fn(config, sample), extras=extras)
-

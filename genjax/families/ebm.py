@@ -16,7 +16,8 @@ Contrastive loss with the L2 energy regulariser (negatives carry no gradient):
 
 Chains: short-run (every chain starts from ``init_sampler`` noise) or persistent (a replay buffer:
 a fixed-size array in the train state; each step draws chains from it, restarts a fraction
-``reinit_fraction`` from noise, runs Langevin and writes the results back).
+``reinit_fraction`` from noise, runs Langevin and writes the results back). The train step is
+``genjax.families.ebm_train`` (on ``genjax.train.players``; the buffer is ``TrainState.extra``).
 
 References: Du & Mordatch 2019, "Implicit Generation and Generalization in Energy-Based Models";
 Nijkamp et al. 2019, "Learning Non-Convergent Non-Persistent Short-Run MCMC Toward Energy-Based
@@ -24,12 +25,11 @@ Model" (short-run chains); Roberts & Tweedie 1996 (ULA).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 Array = jax.Array
 PyTree = Any
@@ -160,74 +160,6 @@ def draw_chains(buffer: Array, batch_size: int, reinit_fraction, init_sampler: C
     restart = jax.random.uniform(k_mask, (batch_size,)) < reinit_fraction
     restart = restart.reshape((batch_size,) + (1,) * (buffer.ndim - 1))
     return jnp.where(restart, fresh, buffer[idx]), idx
-
-
-class EBMState(NamedTuple):
-    """Train state: energy parameters, optimizer state, replay buffer ([S, ...] or None), step."""
-
-    params: PyTree
-    opt_state: PyTree
-    buffer: Optional[Array]
-    step: Array
-
-
-def init_state(params, opt: optax.GradientTransformation, buffer_size: int = 0,
-               init_sampler: Optional[Callable] = None, *, key=None) -> EBMState:
-    """A fresh ``EBMState``; ``buffer_size > 0`` (persistent chains) fills the buffer with noise."""
-    if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 0:
-        raise ValueError(f"buffer_size must be an int >= 0, got {buffer_size!r}")
-    buffer = None
-    if buffer_size > 0:
-        if init_sampler is None or key is None:
-            raise ValueError("a replay buffer (buffer_size > 0) needs init_sampler and key")
-        buffer = init_sampler(buffer_size, key)
-    return EBMState(params=params, opt_state=opt.init(params), buffer=buffer,
-                    step=jnp.zeros((), jnp.int32))
-
-
-def make_train_step(energy: Callable, opt: optax.GradientTransformation, init_sampler: Callable, *,
-                    num_steps: int, step_size: float, noise_std: float,
-                    grad_clip: Optional[float] = None, reg_weight: float = 1.0,
-                    reinit_fraction: float = 0.05) -> Callable:
-    """Build ``step(state, x_pos, key) -> (state, metrics)``, pure and jit-able.
-
-    Short-run when ``state.buffer`` is None (every chain from ``init_sampler``); persistent with a
-    replay buffer otherwise (a fraction ``reinit_fraction`` of the drawn chains restarts from noise,
-    the rest continue; the Langevin results are written back).
-
-    Args:
-      energy: ``energy(params, x [B, ...]) -> [B]``.
-      opt: optax transformation.
-      init_sampler: ``(n, key) -> [n, ...]`` chain initialisation.
-      num_steps, step_size, noise_std, grad_clip: Langevin options (see ``langevin``).
-      reg_weight: alpha of the L2 energy regulariser.
-      reinit_fraction: in [0, 1] (ValueError otherwise).
-    """
-    check_langevin_options(num_steps, step_size, noise_std, grad_clip)
-    check_reinit_fraction(reinit_fraction)
-    _check("reg_weight", reg_weight, low=0.0, strict=False)
-
-    def step(state: EBMState, x_pos: Array, key) -> tuple[EBMState, dict]:
-        k = jax.random.fold_in(key, state.step)
-        k_init, k_lang = jax.random.split(k)
-        b = x_pos.shape[0]
-        if state.buffer is None:
-            x0, idx = init_sampler(b, k_init).astype(x_pos.dtype), None
-        else:
-            x0, idx = draw_chains(state.buffer, b, reinit_fraction, init_sampler, k_init)
-        e_fn = lambda x: energy(state.params, x)  # noqa: E731
-        x_neg = jax.lax.stop_gradient(
-            langevin(e_fn, x0, num_steps, step_size, noise_std, grad_clip, key=k_lang))
-        (loss, aux), grads = jax.value_and_grad(
-            lambda p: contrastive_loss(lambda x: energy(p, x), x_pos, x_neg, reg_weight),
-            has_aux=True)(state.params)
-        updates, opt_state = opt.update(grads, state.opt_state, state.params)
-        buffer = state.buffer if idx is None else state.buffer.at[idx].set(x_neg)
-        new_state = EBMState(params=optax.apply_updates(state.params, updates),
-                             opt_state=opt_state, buffer=buffer, step=state.step + 1)
-        return new_state, dict(aux, loss=loss, grad_norm=optax.global_norm(grads))
-
-    return step
 
 
 def sample(energy: Callable, params, init_sampler: Callable, n: int, *, num_steps: int,

@@ -1,7 +1,8 @@
 """Training state, the optimizer built from plain settings, and parameter EMA.
 
-``TrainState(step, params, opt_state, ema_params)`` is a plain pytree (a NamedTuple), so it can be
-jitted, sharded and checkpointed as a whole. The optimizer is an optax chain
+``TrainState(step, params, opt_state, ema_params, extra)`` is a plain pytree (a NamedTuple), so it
+can be jitted, sharded and checkpointed as a whole (``extra``: state that is not trained by gradients,
+e.g. an EBM's replay buffer; None for most models). The optimizer is an optax chain
 
     clip_by_global_norm(c)  ->  adam / adamw (b1, b2, eps, weight decay)  ->  lr(step)
 
@@ -40,12 +41,15 @@ class TrainState(NamedTuple):
       params: the model parameters (any pytree of arrays).
       opt_state: the optax state of ``params``.
       ema_params: exponential moving average of ``params`` (same structure).
+      extra: any other state carried from step to step and checkpointed with it (an EBM's replay
+        buffer, ``genjax.train.players``); None when a model has none.
     """
 
     step: Array
     params: PyTree
     opt_state: PyTree
     ema_params: PyTree
+    extra: PyTree = None
 
 
 class EMA(NamedTuple):
@@ -125,8 +129,8 @@ def optimizer(lr: float, *, name: str = "adam", warmup_steps: int = 0, grad_clip
     return opt
 
 
-def init_state(params: PyTree, tx: optax.GradientTransformation) -> TrainState:
-    """Step 0: optimizer state for ``params`` and ema_params = params (a copy)."""
+def init_state(params: PyTree, tx: optax.GradientTransformation, extra: PyTree = None) -> TrainState:
+    """Step 0: optimizer state for ``params``, ema_params = params (a copy), and ``extra`` as given."""
     ema = jax.tree.map(jnp.array, params)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                      ema_params=ema)
+                      ema_params=ema, extra=extra)

@@ -36,7 +36,7 @@ LossFn = Callable[[PyTree, Batch, Array], tuple[Array, dict]]
 StepFn = Callable[[TrainState, Batch, Array], tuple[TrainState, dict]]
 
 
-def _scalar_metrics(aux: dict) -> dict:
+def scalar_metrics(aux: dict) -> dict:
     """Keep the scalar entries of a loss's aux dict (means of non-scalars) as float32 metrics."""
     out = {}
     for name, value in aux.items():
@@ -46,19 +46,28 @@ def _scalar_metrics(aux: dict) -> dict:
     return out
 
 
+def ema_update(ema: EMA, step: Array, ema_params: PyTree, params: PyTree) -> PyTree:
+    """ema' = beta(step) ema + (1 - beta(step)) params (the one EMA rule of every train step)."""
+    beta = ema.decay(step)
+    return jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, ema_params, params)
+
+
+def keep_if(ok: Array, new: PyTree, old: PyTree) -> PyTree:
+    """``new`` where the bool scalar ``ok`` holds, else ``old``, leaf by leaf (the non-finite guard)."""
+    return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
 def apply_gradients(state: TrainState, grads: PyTree, tx: optax.GradientTransformation, ema: EMA,
                     ok: Array) -> TrainState:
     """Optimizer update + EMA, kept only where ``ok`` (a bool scalar); else the old state.
 
-    Exposed for families with their own steps (e.g. alternating GAN updates) so that every
-    family shares one update rule and one non-finite guard.
+    Models with several networks use ``genjax.train.players`` (the same EMA and guard).
     """
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    beta = ema.decay(state.step)
-    ema_params = jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, state.ema_params, params)
-    new = TrainState(step=state.step + 1, params=params, opt_state=opt_state, ema_params=ema_params)
-    return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+    new = state._replace(step=state.step + 1, params=params, opt_state=opt_state,
+                         ema_params=ema_update(ema, state.step, state.ema_params, params))
+    return keep_if(ok, new, state)
 
 
 def train_step(loss_fn: LossFn, tx: optax.GradientTransformation, ema: EMA,
@@ -84,7 +93,7 @@ def train_step(loss_fn: LossFn, tx: optax.GradientTransformation, ema: EMA,
         grad_norm = optax.global_norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         new_state = apply_gradients(state, grads, tx, ema, finite)
-        metrics = dict(_scalar_metrics(aux))
+        metrics = dict(scalar_metrics(aux))
         metrics.update(loss=loss, grad_norm=grad_norm, finite=finite)
         if lr_schedule is not None:
             metrics["lr"] = jnp.asarray(lr_schedule(state.step), jnp.float32)

@@ -1,8 +1,9 @@
-"""GAN objectives: minimax, non-saturating, WGAN (weight clipping), WGAN-GP, the ReFlow critic, MonoFlow.
+"""GAN losses: minimax, non-saturating, WGAN (weight clipping), WGAN-GP, the ReFlow critic, MonoFlow.
 
-A critic is any function ``critic(x) -> [B]`` acting on each sample of ``x: [B, ...]``
-independently (the gradient penalties differentiate ``sum_b critic(x)_b``). For the logistic
-kinds ("minimax", "non_saturating", "monoflow") the critic returns the discriminator *logit*
+The maths of each objective as plain functions (``genjax.families.gan.objectives`` bundles them,
+one factory per objective). A critic is any function ``critic(x) -> [B]`` acting on each sample of
+``x: [B, ...]`` independently (the gradient penalties differentiate ``sum_b critic(x)_b``). For the logistic
+objectives (minimax, non-saturating, MonoFlow) the critic returns the discriminator *logit*
 d(x), D(x) = sigmoid(d(x)); at the optimum d*(x) = log p_data(x) / p_gen(x).
 
 Critic losses (minimised by the critic; "real" ~ data, "fake" ~ generator):
@@ -47,7 +48,7 @@ Divergence GANs via the Perspective of Wasserstein Gradient Flows".
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -56,18 +57,9 @@ from genjax.families import monoflow
 
 Array = jax.Array
 
-KINDS = ("minimax", "non_saturating", "wgan", "wgan_gp", "reflow_critic", "monoflow")
-LOGISTIC_KINDS = ("minimax", "non_saturating", "monoflow")
 
-
-def check_kind(kind: str) -> str:
-    """Return ``kind`` or raise ValueError naming the allowed kinds."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    return kind
-
-
-def _scores(critic: Callable, x: Array) -> Array:
+def scores(critic: Callable, x: Array) -> Array:
+    """critic(x) [B], or ValueError unless the critic maps x [B, ...] to one value per sample."""
     out = critic(x)
     if out.ndim != 1 or out.shape[0] != x.shape[0]:
         raise ValueError(f"critic must map x [B, ...] to [B], got output shape {out.shape} "
@@ -94,11 +86,29 @@ def _mix_weights(key, x: Array) -> Array:
 
 def input_grad(critic: Callable, x: Array) -> Array:
     """Per-sample gradient grad_x critic(x)_b, [B, ...] (critic acts on samples independently)."""
-    return jax.grad(lambda y: jnp.sum(_scores(critic, y)))(x)
+    return jax.grad(lambda y: jnp.sum(scores(critic, y)))(x)
 
 
 def _sq_norm(g: Array) -> Array:
     return jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), axis=-1)
+
+
+def logistic_critic_loss(critic: Callable, real: Array, fake: Array) -> Array:
+    """E_real softplus(-d) + E_fake softplus(d) = -E log D(real) - E log(1 - D(fake)), D = sigmoid(d).
+
+    References: Goodfellow et al. 2014, "Generative Adversarial Nets", Eq. (1).
+    """
+    check_pair(real, fake)
+    return jnp.mean(jax.nn.softplus(-scores(critic, real))) + jnp.mean(jax.nn.softplus(scores(critic, fake)))
+
+
+def wasserstein_critic_loss(critic: Callable, real: Array, fake: Array) -> Array:
+    """E D(fake) - E D(real) (the critic maximises the Kantorovich-Rubinstein gap).
+
+    References: Arjovsky et al. 2017, "Wasserstein GAN" (Kantorovich-Rubinstein duality).
+    """
+    check_pair(real, fake)
+    return jnp.mean(scores(critic, fake)) - jnp.mean(scores(critic, real))
 
 
 def gradient_penalty(critic: Callable, real: Array, fake: Array, key, center: float = 1.0) -> Array:
@@ -133,52 +143,30 @@ def reflow_critic_loss(critic: Callable, real: Array, fake: Array, key) -> Array
     t = _mix_weights(key, real)
     x_t = (1.0 - t) * fake + t * real
     half_sq = 0.5 * _sq_norm(input_grad(critic, x_t))
-    return jnp.mean(half_sq - _scores(critic, real) + _scores(critic, fake))
+    return jnp.mean(half_sq - scores(critic, real) + scores(critic, fake))
 
 
-def critic_loss(kind: str, critic: Callable, real: Array, fake: Array, key, *,
-                gp_weight: float = 10.0) -> Array:
-    """The critic (discriminator) loss of ``kind`` (module docstring), a scalar to minimise.
+def minimax_generator_loss(critic: Callable, fake: Array) -> Array:
+    """E log(1 - D(fake)) = -E softplus(d(fake)) (Goodfellow et al. 2014, Eq. (1))."""
+    return -jnp.mean(jax.nn.softplus(scores(critic, fake)))
 
-    Args:
-      kind: one of ``KINDS``.
-      critic: x [B, ...] -> [B] (a logit for the logistic kinds).
-      real, fake: [B, ...] data and generator samples.
-      key: PRNG key (used by "wgan_gp" and "reflow_critic"; ignored by the others).
-      gp_weight: lambda of "wgan_gp" (10 in the paper; its toy script uses 0.1).
+
+def non_saturating_generator_loss(critic: Callable, fake: Array) -> Array:
+    """-E log D(fake) = E softplus(-d(fake)) (Goodfellow et al. 2014: the non-saturating heuristic)."""
+    return jnp.mean(jax.nn.softplus(-scores(critic, fake)))
+
+
+def wasserstein_generator_loss(critic: Callable, fake: Array) -> Array:
+    """-E D(fake) (WGAN, WGAN-GP and the ReFlow critic: the generator ascends the critic)."""
+    return -jnp.mean(scores(critic, fake))
+
+
+def monoflow_generator_loss(critic: Callable, fake: Array, h="logit") -> Array:
+    """-E h(d(fake)) for an increasing h (``monoflow.H_FUNCTIONS`` name or callable).
+
+    References: Yi et al. 2023, "MonoFlow" (the generator loss of a monotone h).
     """
-    check_kind(kind)
-    check_pair(real, fake)
-    if kind in LOGISTIC_KINDS:
-        return jnp.mean(jax.nn.softplus(-_scores(critic, real))) + jnp.mean(
-            jax.nn.softplus(_scores(critic, fake)))
-    if kind == "reflow_critic":
-        return reflow_critic_loss(critic, real, fake, key)
-    loss = jnp.mean(_scores(critic, fake)) - jnp.mean(_scores(critic, real))
-    if kind == "wgan_gp":
-        loss = loss + gp_weight * gradient_penalty(critic, real, fake, key, center=1.0)
-    return loss
-
-
-def generator_loss(kind: str, critic: Callable, fake: Array, *, h="logit") -> Array:
-    """The generator loss of ``kind`` (module docstring), a scalar to minimise.
-
-    Args:
-      kind: one of ``KINDS``.
-      critic: x [B, ...] -> [B].
-      fake: [B, ...] generator samples (differentiable in the generator's parameters).
-      h: MonoFlow's increasing map (a name in ``monoflow.H_FUNCTIONS`` or a callable); only
-        used by kind "monoflow".
-    """
-    check_kind(kind)
-    d = _scores(critic, fake)
-    if kind == "minimax":
-        return -jnp.mean(jax.nn.softplus(d))          # E log(1 - sigmoid(d))
-    if kind == "non_saturating":
-        return jnp.mean(jax.nn.softplus(-d))          # -E log sigmoid(d)
-    if kind == "monoflow":
-        return -jnp.mean(monoflow.h_function(h)(d))
-    return -jnp.mean(d)
+    return -jnp.mean(monoflow.h_function(h)(scores(critic, fake)))
 
 
 def clip_weights(params, clip: float):
@@ -187,47 +175,3 @@ def clip_weights(params, clip: float):
     References: Arjovsky et al. 2017, "Wasserstein GAN", Algorithm 1 (c = 0.01).
     """
     return jax.tree_util.tree_map(lambda p: jnp.clip(p, -clip, clip), params)
-
-
-class Objective(NamedTuple):
-    """A GAN objective as pure functions.
-
-    Attributes:
-      kind: the name (one of ``KINDS``).
-      critic_loss: ``(critic, real, fake, key) -> scalar``.
-      generator_loss: ``(critic, fake) -> scalar``.
-      project: ``critic_params -> critic_params`` after each critic step (WGAN's clipping; the
-        identity otherwise).
-    """
-
-    kind: str
-    critic_loss: Callable
-    generator_loss: Callable
-    project: Callable
-
-
-def objective(kind: str, *, gp_weight: float = 10.0, clip: float = 0.01, h="logit") -> Objective:
-    """Build the ``Objective`` of ``kind``; options are validated here, before any tracing.
-
-    Args:
-      kind: one of ``KINDS``.
-      gp_weight: lambda of "wgan_gp" (>= 0).
-      clip: weight-clipping bound of "wgan" (> 0).
-      h: MonoFlow's increasing map for "monoflow" (see ``monoflow.H_FUNCTIONS``).
-    """
-    check_kind(kind)
-    if not gp_weight >= 0:
-        raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
-    if kind == "wgan" and not clip > 0:
-        raise ValueError(f"clip must be > 0 for kind 'wgan', got {clip}")
-    if kind == "monoflow":
-        monoflow.h_function(h)   # validate the name now
-
-    def c_loss(critic, real, fake, key):
-        return critic_loss(kind, critic, real, fake, key, gp_weight=gp_weight)
-
-    def g_loss(critic, fake):
-        return generator_loss(kind, critic, fake, h=h)
-
-    project = (lambda p: clip_weights(p, clip)) if kind == "wgan" else (lambda p: p)
-    return Objective(kind=kind, critic_loss=c_loss, generator_loss=g_loss, project=project)
