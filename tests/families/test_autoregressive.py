@@ -65,18 +65,24 @@ def test_made_masks_are_autoregressive():
     assert np.all(conn[allowed] > 0)                          # 16 units: every allowed path is present
 
 
-def test_bad_input_raises(key):
+def _nade_log_prob(x, key):
     m = autoregressive.nade(4, hidden=3)
-    params = m.init(jnp.zeros((2, 4)), key)
-    with pytest.raises(ValueError, match="binary"):
-        m.log_prob(params, jnp.full((2, 4), 0.5))
-    with pytest.raises(ValueError, match=r"shape \[B, 4\]"):
-        m.log_prob(params, jnp.zeros((2, 5)))
-    made = autoregressive.made(4, hidden=(8,))
-    with pytest.raises(ValueError, match="binary"):
-        made.init(jnp.full((2, 4), 2.0), key)
-    with pytest.raises(ValueError, match="num_orderings"):
-        autoregressive.made(4, num_orderings=0)
+    return m.log_prob(m.init(jnp.zeros((2, 4)), key), x)
+
+
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda k: _nade_log_prob(jnp.full((2, 4), 0.5), k), "binary", id="nade_not_binary"),
+    pytest.param(lambda k: _nade_log_prob(jnp.zeros((2, 5)), k), r"shape \[B, 4\]", id="nade_shape"),
+    pytest.param(lambda k: autoregressive.made(4, hidden=(8,)).init(jnp.full((2, 4), 2.0), k), "binary",
+                 id="made_not_binary"),
+    pytest.param(lambda k: autoregressive.made(4, num_orderings=0), "num_orderings", id="made_num_orderings"),
+])
+def test_bad_input_raises(call, match, key):
+    with pytest.raises(ValueError, match=match):
+        call(key)
+
+
+def test_nade_by_hand_at_one_dimension(key):
     # A hand check at D = 1 with V = 0: l_1 = b_1 = logit(2/3), initialised from the data mean.
     one = autoregressive.nade(1, hidden=2)
     p1 = dict(one.init(jnp.array([[1.0], [0.0], [1.0]]), key), V=jnp.zeros((1, 2)))

@@ -8,7 +8,7 @@ import pytest
 from scipy import integrate as sp_integrate
 
 from genjax.families import pfgm
-from trainer_scoring import train_and_score
+from tests.trainer_scoring import train_and_score
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -81,16 +81,18 @@ def test_perturbation_and_target(key):
     np.testing.assert_allclose(tgt, expect, rtol=1e-5)
 
 
-def test_bad_input_raises(key):
-    field = pfgm.empirical_field(jnp.zeros((4, 2)))
-    with pytest.raises(ValueError, match="z_min"):
-        pfgm.sample(field, 8, 2, z_max=1.0, z_min=2.0, key=key)
-    with pytest.raises(ValueError, match="num_steps"):
-        pfgm.sample(field, 8, 2, num_steps=0, key=key)
-    with pytest.raises(ValueError, match="x_aug"):
-        field(jnp.zeros((3, 2)))
-    with pytest.raises(ValueError, match="gamma"):
-        pfgm.make_loss(lambda p, x: x, gamma=-1.0)
+_FIELD = pfgm.empirical_field(jnp.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda k: pfgm.sample(_FIELD, 8, 2, z_max=1.0, z_min=2.0, key=k), "z_min", id="z_min"),
+    pytest.param(lambda k: pfgm.sample(_FIELD, 8, 2, num_steps=0, key=k), "num_steps", id="num_steps"),
+    pytest.param(lambda k: _FIELD(jnp.zeros((3, 2))), "x_aug", id="x_aug"),
+    pytest.param(lambda k: pfgm.make_loss(lambda p, x: x, gamma=-1.0), "gamma", id="gamma"),
+])
+def test_bad_input_raises(call, match, key):
+    with pytest.raises(ValueError, match=match):
+        call(key)
 
 
 # --- through the one trainer (runlocal-plus): tests/trainer_scoring.py -----------------------------

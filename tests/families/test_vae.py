@@ -116,18 +116,35 @@ def test_f_vae_with_affine_posterior_equals_vae_loss(key):
     assert np.all(diff.std(0) > 0)                    # f-VAE really uses the sampled estimator
 
 
-def test_vae_bad_input(key):
+def _small_vae(key):
     v = vae.vae(4, 2, hidden=(8,))
-    params = v.init(jnp.zeros((3, 4)), key)
-    with pytest.raises(ValueError, match=r"x must have shape \[B, 4\]"):
-        v.elbo(params, jnp.zeros((3, 5)), key)
-    with pytest.raises(ValueError, match="likelihood"):
-        vae.vae(4, 2, likelihood="poisson")
-    with pytest.raises(ValueError, match="latent_dim >= 2"):
-        vae.f_vae(4, 1, num_flows=2)
-    with pytest.raises(ValueError, match="num_samples"):
-        v.iwae(params, jnp.zeros((3, 4)), 0, key)
+    return v, v.init(jnp.zeros((3, 4)), key)
+
+
+def _elbo_of_wrong_shape(key):
+    v, params = _small_vae(key)
+    return v.elbo(params, jnp.zeros((3, 5)), key)
+
+
+def _iwae_with_no_samples(key):
+    v, params = _small_vae(key)
+    return v.iwae(params, jnp.zeros((3, 4)), 0, key)
+
+
+def test_vae_sample_shape(key):
+    v, params = _small_vae(key)
     assert v.sample(params, 5, key).shape == (5, 4)
+
+
+@pytest.mark.parametrize("call, match", [
+    pytest.param(_elbo_of_wrong_shape, r"x must have shape \[B, 4\]", id="elbo_shape"),
+    pytest.param(lambda k: vae.vae(4, 2, likelihood="poisson"), "likelihood", id="likelihood"),
+    pytest.param(lambda k: vae.f_vae(4, 1, num_flows=2), "latent_dim >= 2", id="f_vae_latent_dim"),
+    pytest.param(_iwae_with_no_samples, "num_samples", id="iwae_num_samples"),
+])
+def test_vae_bad_input(call, match, key):
+    with pytest.raises(ValueError, match=match):
+        call(key)
 
 
 # name -> (train steps, required drop of held-out ELBO bits/dim); the decoder variance starts at

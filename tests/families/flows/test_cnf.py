@@ -75,16 +75,29 @@ def test_hutchinson_is_unbiased_and_sampling_inverts(key):
     np.testing.assert_allclose(jax.jit(exact.forward)(params, xs)[0], z, atol=1e-3)
 
 
-def test_cnf_bad_input(key):
-    with pytest.raises(ValueError, match="divergence"):
-        flows.cnf(2, divergence="trace")
+def _hutchinson_cnf(key):
     f = flows.cnf(2, hidden=(4,), divergence="hutchinson", num_steps=2)
-    x = jnp.zeros((3, 2))
-    params = f.init(x, key)
-    with pytest.raises(ValueError, match="needs a key"):
-        f.log_prob(params, x)
-    with pytest.raises(ValueError, match=r"x must have shape \[B, 2\]"):
-        f.log_prob(params, jnp.zeros((3, 3)), key)
+    return f, f.init(jnp.zeros((3, 2)), key)
+
+
+def _log_prob_without_key(key):
+    f, params = _hutchinson_cnf(key)
+    return f.log_prob(params, jnp.zeros((3, 2)))
+
+
+def _log_prob_of_wrong_shape(key):
+    f, params = _hutchinson_cnf(key)
+    return f.log_prob(params, jnp.zeros((3, 3)), key)
+
+
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda k: flows.cnf(2, divergence="trace"), "divergence", id="divergence"),
+    pytest.param(_log_prob_without_key, "needs a key", id="hutchinson_key"),
+    pytest.param(_log_prob_of_wrong_shape, r"x must have shape \[B, 2\]", id="x_shape"),
+])
+def test_cnf_bad_input(call, match, key):
+    with pytest.raises(ValueError, match=match):
+        call(key)
 
 
 def test_dopri5_evaluation_matches_closed_form_and_reports_failure(key):
