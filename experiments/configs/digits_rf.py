@@ -8,14 +8,14 @@ Command:
         --config.reflow.teacher_workdir=$PWD/runs/digits_2rf
 
 Arguments: "" (1-rectified flow: flow matching, straight interpolation x_t = (1 - t) x_0 + t z), "reflow"
-(2-rectified flow: trained on 10k couplings (z, ODE_1RF(z)) drawn once with RK4, 16 steps, initialised
+(2-rectified flow: trained on 5k couplings (z, ODE_1RF(z)) drawn once with RK4, 8 steps, initialised
 from the teacher), "distill" (one-step distillation of the 2-RF: the loss at t = t_max only, sampled with
 one Euler step), each optionally with ",runlocal". The teacher of "reflow" is the "" config, that of
 "distill" the "reflow" config; ``config.reflow.teacher_workdir`` ("" = <workdir>/teacher) is trained
 there first if it has no finished run.
 
-Hardware: sized for a 2-core CPU: 6000 steps (1-RF), 3000 (2-RF) and 2000 (distill) of batch 128, about
-13 + 7 + 5 minutes plus the couplings (seconds on any GPU); ``:runlocal`` takes seconds.
+Hardware: sized for a 2-core CPU: 3000 steps (1-RF), 1000 (2-RF) and 1000 (distill) of batch 128, about
+6 + 2 + 2 minutes on an idle machine plus the couplings (seconds on any GPU); ``:runlocal`` takes seconds.
 
 Network: the digits SongUNet of ``digits_ddpm`` (180,193 parameters) predicting the velocity, time label
 999 t.
@@ -47,7 +47,7 @@ def get_config(arg=None):
     stage = "distill" if "distill" in parts else "reflow" if "reflow" in parts else ""
     if stage:
         c.loss.name = stage
-        c.training.num_steps = 2000 if stage == "distill" else 3000
+        c.training.num_steps = 1000
         c.optim.warmup_steps = 0
         c.optim.lr = 2e-4
         c.sampling.solver = "euler"
@@ -56,9 +56,9 @@ def get_config(arg=None):
         c.reflow = ml_collections.ConfigDict()
         c.reflow.teacher = get_config(("reflow" if stage == "distill" else "") + local)
         c.reflow.teacher_workdir = ""        # "" = <workdir>/teacher
-        c.reflow.num_pairs = 10_000
+        c.reflow.num_pairs = 5000
         c.reflow.solver = "rk4"
-        c.reflow.num_steps = 16
+        c.reflow.num_steps = 8
         c.reflow.init_from_teacher = True
     if "runlocal" in parts:
         cifar10_ddpmpp.runlocal_net(c)

@@ -201,8 +201,12 @@ class Checkpointer:
                 raise CheckpointMismatch(
                     f"checkpoint {step} in {self.directory} does not fit the model built from the config "
                     f"(the config changed?): " + "; ".join(mismatch[:8]) + (" ..." if len(mismatch) > 8 else ""))
-        args = ocp.args.Composite(**{_STATE: ocp.args.PyTreeRestore(item=abstract, restore_args=restore_args)})
-        state = self._manager.restore(step, args=args)[_STATE]
+        try:
+            state = self._restore_item(step, abstract, restore_args)
+        except ValueError as e:
+            if "tree structures do not match" not in str(e):
+                raise
+            state = self._restore_without_empty_fields(step, abstract, restore_args, e)
         got = int(jax.device_get(state.step))
         if got != step:
             raise integrity.IntegrityError(f"holds step {got}")
@@ -212,6 +216,25 @@ class Checkpointer:
         else:
             integrity.verify(m, state)
         return state
+
+    def _restore_item(self, step: int, abstract, restore_args) -> PyTree:
+        args = ocp.args.Composite(**{_STATE: ocp.args.PyTreeRestore(item=abstract, restore_args=restore_args)})
+        return self._manager.restore(step, args=args)[_STATE]
+
+    def _restore_without_empty_fields(self, step: int, abstract, restore_args, error) -> PyTree:
+        """A state whose leafless fields (e.g. ``TrainState.extra = None``) are absent on disk: the
+        leaves already matched the manifest, so restore the other fields and rebuild the state.
+        Anything else is a structure mismatch (CheckpointMismatch: nothing is moved), not damage."""
+        if not hasattr(abstract, "_asdict"):
+            raise CheckpointMismatch(f"checkpoint {step} in {self.directory} does not fit the state: {error}")
+        fields = {k: v for k, v in abstract._asdict().items() if jax.tree.leaves(v)}
+        args = {k: v for k, v in restore_args._asdict().items() if k in fields}
+        try:
+            got = self._restore_item(step, fields, args)
+        except ValueError as e:
+            raise CheckpointMismatch(f"checkpoint {step} in {self.directory} does not fit the state "
+                                     f"(the code or config changed?): {str(e)[:300]}") from e
+        return abstract._replace(**{k: None for k in abstract._fields if k not in fields}, **got)
 
     def restore(self, template: PyTree) -> PyTree | None:
         """The latest good checkpoint shaped and sharded like ``template``; None if there is none.

@@ -7,8 +7,8 @@ two processes can never both succeed. When ``LOCK`` exists:
 
 - held by a live process (same host, pid alive with the same kernel start time, or another host):
   ``WorkdirLocked`` names the owner and how to remove a lock left by a dead run;
-- held by a dead process on this host (pid gone, or reused by another process, detected through
-  the start time in ``/proc/<pid>/stat``): the stale lock is reported with a warning and taken
+- held by a dead process on this host (pid gone, a zombie that exited but was not yet reaped, or
+  the pid reused by another process, detected through the state and start time in ``/proc/<pid>/stat``): the stale lock is reported with a warning and taken
   over (renamed aside first, so two processes taking over the same stale lock cannot both win).
 
 ``release()`` removes ``LOCK`` only if it is still ours. On multi-host runs only process 0 takes
@@ -36,14 +36,20 @@ class WorkdirLocked(RuntimeError):
     """Another live run owns the workdir."""
 
 
-def _proc_start(pid: int) -> str | None:
-    """The kernel start time of ``pid`` (``/proc/<pid>/stat`` field 22), or None off Linux / if gone."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` from field 3 (state) on, or None off Linux / if gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]  # fields after "(comm)" start at field 3
+    return stat.rsplit(")", 1)[1].split()  # fields after "(comm)" start at field 3
+
+
+def _proc_start(pid: int) -> str | None:
+    """The kernel start time of ``pid`` (``/proc/<pid>/stat`` field 22), or None off Linux / if gone."""
+    fields = _proc_stat(pid)
+    return None if fields is None else fields[19]
 
 
 def _alive(owner: dict) -> bool:
@@ -59,8 +65,11 @@ def _alive(owner: dict) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by another user
+    fields = _proc_stat(pid)
+    if fields is not None and fields[0] in ("Z", "X"):
+        return False  # a zombie (exited, not yet reaped by its parent) runs nothing
     start = owner.get("proc_start")
-    now = _proc_start(pid)
+    now = None if fields is None else fields[19]
     return start is None or now is None or start == now  # a different start time: the pid was reused
 
 

@@ -11,7 +11,7 @@ the same runs. ``--quick`` uses each config's ``:runlocal`` variant under ``<roo
     edm_cond   digits_edm:cond             the same, class-conditional, labels dropped w.p. 0.1 (CFG)
     ddpm       digits_ddpm                 VP-linear eps prediction (DDPM, DDIM, Analytic-DPM)
     rf         digits_rf                   1-rectified flow (velocity)
-    2rf        digits_rf:reflow            2-rectified flow on 10k couplings of rf
+    2rf        digits_rf:reflow            2-rectified flow on 5k couplings of rf
     distill    digits_rf:distill           one-step distillation of 2rf
 
 References: the configs' docstrings.
@@ -51,7 +51,8 @@ def load(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
     """``experiments.train.Result`` of model ``name``: trained first if its workdir has no finished run."""
     from experiments import train
 
-    return train.run(config(name, root, quick), workdir(name, root, quick), mode="train")
+    # a changed step budget or learning rate resumes (recorded in config_changes.jsonl); structure never
+    return train.run(config(name, root, quick), workdir(name, root, quick), mode="train", allow_config_change=True)
 
 
 def main(argv=None):
