@@ -76,10 +76,21 @@ sys.modules.setdefault("trainer_scoring", _trainer_scoring)
 # files that take longest (measured with --durations) first keeps both workers busy to the end
 # instead of leaving one long file running alone (longest-processing-time-first scheduling).
 # Paths are relative to tests/.
-SLOW_FIRST = ("experiments/test_configs_unet.py", "test_fixedpoint_solve.py", "test_trainer_resume.py", "test_nets_edm.py",
-              "notebooks/test_samplers.py", "notebooks/test_deer.py", "notebooks/test_train_rectified_flow.py",
-              "experiments/test_configs.py", "experiments/test_trainer_safety_signals.py", "experiments/test_configs_flows.py",
-              "experiments/test_trainer_learns.py", "experiments/test_sample_metrics.py", "test_families_ebm.py")
+SLOW_FIRST = (
+    "experiments/test_configs_unet.py",
+    "test_fixedpoint_solve.py",
+    "test_trainer_resume.py",
+    "nets/test_torch_import.py",
+    "notebooks/test_samplers.py",
+    "notebooks/test_deer.py",
+    "notebooks/test_train_rectified_flow.py",
+    "experiments/test_configs.py",
+    "experiments/test_trainer_safety_signals.py",
+    "experiments/test_configs_flows.py",
+    "experiments/test_trainer_learns.py",
+    "experiments/test_sample_metrics.py",
+    "test_families_ebm.py",
+)
 _TESTS = pathlib.Path(__file__).resolve().parent
 
 

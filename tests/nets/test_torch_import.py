@@ -16,7 +16,7 @@ import pytest
 
 from genjax import nets
 
-FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "edm_nets"
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "edm_nets"
 _spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
 recipe = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(recipe)  # only the drawing rule; torch is imported inside its main()
@@ -75,60 +75,37 @@ def test_parameter_counts_equal_edm(cls, kw, count):
 
 
 # --- checkpoint mapping errors --------------------------------------------------------------------------
-def test_state_dict_errors_name_the_tensor():
+@pytest.fixture(scope="module")
+def skip_net():
     net, sd, _ = load("songunet_skip")
-    name = "enc.4x4_block0.conv0.weight"
-    with pytest.raises(ValueError, match=f"missing '{name}'"):
-        nets.from_torch_state_dict(net, {k: v for k, v in sd.items() if k != name})
-    with pytest.raises(ValueError, match="unexpected tensor 'dec.8x8_extra.weight'"):
-        nets.from_torch_state_dict(net, dict(sd, **{"dec.8x8_extra.weight": np.zeros(3, np.float32)}))
-    with pytest.raises(ValueError, match=f"'{name}' has shape"):
-        nets.from_torch_state_dict(net, dict(sd, **{name: sd[name].transpose(1, 0, 2, 3)}))
-    with pytest.raises(ValueError, match="unexpected tensor 'map_label.weight'.*prefix 'model.'"):
-        nets.from_torch_state_dict(net, sd, prefix="model.")
-    other = nets.SongUNet(img_resolution=8, in_channels=2, out_channels=2, label_dim=3, model_channels=16,
-                          channel_mult=(1, 2), num_blocks=1, attn_resolutions=(4,), embedding_type="fourier",
-                          encoder_type="skip", decoder_type="skip", resample_filter=(1, 2, 2, 1))
-    with pytest.raises(ValueError, match="resample_filter=\\(1, 2, 2, 1\\)"):
-        nets.from_torch_state_dict(other, sd)
-    with pytest.raises(ValueError, match="encoder_type"):
-        nets.from_torch_state_dict(nets.SongUNet(img_resolution=8, in_channels=2, out_channels=2,
-                                                 encoder_type="progressive"), sd)
+    return net, sd
 
 
-# --- the project's calling convention --------------------------------------------------------------------
-def test_adapter_maps_time_labels_and_label_dropout():
-    kw = dict(img_resolution=8, in_channels=1, out_channels=1, model_channels=8, channel_mult=(1, 2), num_blocks=1,
-              attn_resolutions=(), dropout=0.0, label_dropout=0.5)
-    net = nets.get("song_unet", **kw, num_classes=3, noise_scale=2.0)
-    base = nets.SongUNet(**kw, label_dim=3)
-    assert net.label_dim == 3
-    abstract = nets.torch_import.abstract_variables(base)
-    rng = np.random.default_rng(0)
-    params = jax.tree.map(lambda s: jnp.asarray(0.3 * rng.standard_normal(s.shape), jnp.float32), abstract["params"])
-    assert jax.tree.structure(params) == jax.tree.structure(
-        jax.eval_shape(lambda: nets.init_params(net, jnp.zeros((2, 8, 8, 1)), jax.random.key(0))))
-    apply = nets.apply_fn(net)
-    n = 32
-    x = jnp.broadcast_to(jax.random.normal(jax.random.key(1), (1, 8, 8, 1)), (n, 8, 8, 1))
-    t = jnp.full((n,), 0.3)
-    lab = jnp.full((n,), 2)
+_NAME = "enc.4x4_block0.conv0.weight"
+_OTHER = dict(img_resolution=8, in_channels=2, out_channels=2, label_dim=3, model_channels=16, channel_mult=(1, 2),
+              num_blocks=1, attn_resolutions=(4,), embedding_type="fourier", encoder_type="skip",
+              decoder_type="skip", resample_filter=(1, 2, 2, 1))
 
-    @jax.jit
-    def run(params):
-        both = base.apply({"params": params}, x[:2], 2.0 * t[:2], jnp.stack([jax.nn.one_hot(2, 3), jnp.zeros(3)]))
-        return both, apply(params, x[:2], 0.3, jnp.array([2, nets.NULL_LABEL])), apply(params, x, t, lab, True,
-                                                                                       jax.random.key(2))
 
-    both, got, drop = run(params)
-    ref, unc = both[:1], both[1:]
-    np.testing.assert_allclose(got, both, atol=1e-6)  # t -> 2 t, label -> one-hot, NULL_LABEL -> EDM's zero label
-    assert float(jnp.max(jnp.abs(ref - unc))) > 1e-3
-    d_ref = jnp.max(jnp.abs(drop - ref), axis=(1, 2, 3))
-    d_unc = jnp.max(jnp.abs(drop - unc), axis=(1, 2, 3))
-    assert bool(jnp.all(jnp.minimum(d_ref, d_unc) < 1e-5))  # each row: its label kept or dropped
-    kept = float(jnp.mean(d_ref < 1e-5))
-    assert 0.15 < kept < 0.85, kept  # Binomial(32, 0.5): outside this range with probability < 1e-4
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda net, sd: nets.from_torch_state_dict(net, {k: v for k, v in sd.items() if k != _NAME}),
+                 f"missing '{_NAME}'", id="missing"),
+    pytest.param(lambda net, sd: nets.from_torch_state_dict(
+        net, dict(sd, **{"dec.8x8_extra.weight": np.zeros(3, np.float32)})),
+        "unexpected tensor 'dec.8x8_extra.weight'", id="unexpected"),
+    pytest.param(lambda net, sd: nets.from_torch_state_dict(net, dict(sd, **{_NAME: sd[_NAME].transpose(1, 0, 2, 3)})),
+                 f"'{_NAME}' has shape", id="shape"),
+    pytest.param(lambda net, sd: nets.from_torch_state_dict(net, sd, prefix="model."),
+                 "unexpected tensor 'map_label.weight'.*prefix 'model.'", id="prefix"),
+    pytest.param(lambda net, sd: nets.from_torch_state_dict(nets.SongUNet(**_OTHER), sd),
+                 "resample_filter=\\(1, 2, 2, 1\\)", id="resample_filter"),
+    pytest.param(lambda net, sd: nets.from_torch_state_dict(
+        nets.SongUNet(img_resolution=8, in_channels=2, out_channels=2, encoder_type="progressive"), sd),
+        "encoder_type", id="encoder_type"),
+])
+def test_state_dict_errors_name_the_tensor(skip_net, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(*skip_net)
 
 
 def test_load_arrays_reads_npz_and_safetensors(tmp_path):
@@ -159,17 +136,3 @@ def test_load_arrays_reads_npz_and_safetensors(tmp_path):
         nets.load_arrays(str(tmp_path / "w.pkl"))
 
 
-@pytest.mark.parametrize("mode,std", [("xavier_uniform", np.sqrt(2.0 / (300 + 500))), ("kaiming_uniform", np.sqrt(1.0 / 300)),
-                                      ("kaiming_normal", np.sqrt(1.0 / 300))])
-def test_edm_initialisers_have_the_stated_spread(mode, std):
-    # EDM's weight_init laws: U(+-sqrt(6/(fi+fo))) (std sqrt(2/(fi+fo))), U(+-sqrt(3/fi)) (std sqrt(1/fi)), N(0, 1/fi)
-    init = nets.layers._initializer(mode, 300, 500, 0.5)
-    w = np.asarray(init(jax.random.key(0), (300, 500)))
-    # 150k draws: the std estimate's relative error is ~ 0.2%, 1% is 5 sigma
-    np.testing.assert_allclose(w.std(), 0.5 * std, rtol=1e-2)
-    assert abs(w.mean()) < 5 * 0.5 * std / np.sqrt(w.size)
-    if mode != "kaiming_normal":
-        assert np.abs(w).max() <= 0.5 * std * np.sqrt(3.0) + 1e-7  # the uniform bound
-    assert not np.any(np.asarray(nets.layers._initializer(mode, 300, 500, 0.0)(jax.random.key(0), (3,))))
-    with pytest.raises(ValueError, match="init mode"):
-        nets.layers._initializer("orthogonal", 3, 3, 1.0)
