@@ -27,6 +27,9 @@ MODELS = {"edm": ("digits_edm", ""), "edm_cond": ("digits_edm", "cond"), "ddpm":
           "rf": ("digits_rf", ""), "2rf": ("digits_rf", "reflow"), "distill": ("digits_rf", "distill")}
 TEACHERS = {"2rf": "rf", "distill": "2rf"}
 DEFAULT_ROOT = os.path.join("runs", "figures", "digits")
+# --quick: the :runlocal budget (200 steps), except the guided model, which must have learned its labels
+# for guidance to raise the classifier accuracy (after 200 steps w = 2 already overshoots)
+QUICK_COND_STEPS = 600
 
 
 def config(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
@@ -36,6 +39,8 @@ def config(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
     module, arg = MODELS[name]
     arg = ",".join(p for p in (arg, "runlocal" if quick else "") if p)
     c = importlib.import_module(f"experiments.configs.{module}").get_config(arg or None)
+    if quick and name == "edm_cond":
+        c.training.num_steps = QUICK_COND_STEPS
     if name in TEACHERS:
         c.reflow.teacher_workdir = workdir(TEACHERS[name], root, quick)
         if TEACHERS[name] in TEACHERS:   # the teacher's own teacher: the shared run, not a nested copy

@@ -1,0 +1,114 @@
+"""What the digits figure scripts share: loading a trained model's denoiser, timed sampling with its
+NFE, the digits Frechet distance, the floor, CSV / JSON output and the compile cache.
+
+    args = common.parser(__doc__).parse_args()          # --root --workdir --quick --num_samples --seed
+    m = common.model("edm", args)                        # trained (or restored) once, shared by every figure
+    x, nfe, sec = common.draw(m.denoiser(s), s, samplers.heun(), ts, x_init)
+    common.fd(x)                                         # genjax.metrics.digits_fd against the training split
+
+References: Karras et al. 2022 (the NFE accounting of Fig. 2); Heusel et al. 2017 (FID's recipe).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import time
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from experiments.papers.digits import models
+from genjax import metrics, nets, samplers
+from genjax.data import digits
+from genjax.metrics import digits as digits_metric
+
+SHAPE = (8, 8, 1)
+
+
+def enable_compile_cache() -> None:
+    """The persistent XLA cache the test suite uses (``$GENJAX_COMPILE_CACHE``): re-runs skip compiling."""
+    path = os.environ.get("GENJAX_COMPILE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "genjax",
+                                                                  "jax-compile")
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def parser(doc: str, num_samples: int = 1000) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--root", default=models.DEFAULT_ROOT, help="where the shared digits models are trained")
+    p.add_argument("--workdir", default=None, help="output folder (default: runs/figures/<figure>)")
+    p.add_argument("--quick", action="store_true", help="the :runlocal models, few samples: a smoke run")
+    p.add_argument("--num_samples", type=int, default=num_samples)
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def outdir(args, name: str) -> str:
+    d = args.workdir or os.path.join("runs", "figures_quick" if args.quick else "figures", name)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+class Trained(NamedTuple):
+    name: str
+    apply: object
+    params: object          # EMA parameters
+    schedule: object
+    predicts: str
+    net: object
+
+    def denoiser(self, s=None, label=None):
+        """D(x, t) on schedule ``s`` (default: the training schedule; an "edm" network runs on any)."""
+        return nets.denoiser_from(self.apply, self.params, s or self.schedule, self.predicts, label,
+                                  sigma_data=0.5 if self.predicts == "edm" else None)
+
+    def untrained(self, key):
+        """The same network at its initialisation (the reference an FD must beat)."""
+        import jax.numpy as jnp
+        p = nets.init_params(self.net, jnp.zeros((1,) + SHAPE, jnp.float32), key)
+        return self._replace(params=p)
+
+
+def model(name: str, args) -> Trained:
+    res = models.load(name, args.root, args.quick)
+    ex = res.task.extras
+    predicts = models.config(name, args.root, args.quick).model.predicts
+    return Trained(name, ex["apply"], jax.device_get(res.state.ema_params), ex["schedule"], predicts, ex["net"])
+
+
+def draw(denoiser, s, solver, ts, x_init, key=None, **kw):
+    """(x [n, 8, 8, 1] as numpy, NFE, seconds) of one ``samplers.sample`` run (compile excluded
+    when the same signature ran before)."""
+    t0 = time.perf_counter()
+    x, info = samplers.sample(denoiser, s, solver, ts, x_init, key, **kw)
+    x = np.asarray(jax.block_until_ready(x))
+    return x, int(info.nfe), time.perf_counter() - t0
+
+
+def fd(x) -> float:
+    """digits FD (genjax.metrics.digits_fd) of samples; inf when any sample is not finite."""
+    x = np.asarray(x)
+    return float(metrics.digits_fd(x)) if np.all(np.isfinite(x)) else float("inf")
+
+
+def floor() -> float:
+    """FD of the held-out test split (359 real digits) against the training split: the floor."""
+    return float(metrics.digits_fd(digits_metric.to_model_space(digits.load("test")[0])))
+
+
+def write_csv(path: str, rows: list) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_json(path: str, payload: dict) -> None:
+    payload = dict(payload, machine=dict(platform=platform.platform(), cpus=os.cpu_count(),
+                                         devices=[str(d) for d in jax.devices()], jax=jax.__version__))
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1, default=float)

@@ -1,0 +1,127 @@
+r"""EDM Fig. 2 on the digits: sample quality (digits FD) vs NFE for every ODE sampler on three grids.
+
+One trained EDM-preconditioned network (``digits_edm``, shared with the other digits figures) is
+sampled through the probability-flow ODE of three setups, as in Karras et al. 2022, Fig. 2:
+
+    VP   schedule vp_linear (beta 0.1 -> 20), uniform t from 1 to 1e-3, Tweedie denoising at the end
+    VE   schedule ve (sigma 0.01 -> 50), uniform t (geometric sigma), Tweedie denoising at the end
+    EDM  schedule edm (sigma(t) = t), Karras rho = 7 grid from 80 to 0.002, then sigma = 0
+
+The network is the same in all three: an EDM denoiser runs on any schedule as
+D(x_t, t) = D_edm(x_t / alpha(t), sigma(t) / alpha(t)) (``genjax.nets.denoiser_from(..., "edm")``).
+Samplers: Euler, Heun (EDM Alg. 1), RK4, DDIM (eta = 0), DPM-Solver++ 2M, each at a target NFE of
+4 ... 128 (4, 16, 64 for VP and VE; steps = target / calls per step; the x axis is the exact
+``info.nfe``), and adaptive
+Dormand-Prince 5(4) at several tolerances. Every run starts from the same prior draws (common random
+numbers), so differences between samplers are not sampling noise of the initial states.
+
+Writes ``edm_digits_nfe.png`` (one panel per setup, FD vs NFE, log-log, with the floor: the held-out
+test digits' FD) and ``edm_digits_nfe.csv`` (setup, sampler, steps, nfe, fd, seconds).
+
+    python -m experiments.papers.edm.digits_nfe [--quick] [--num_samples 512] [--workdir DIR]
+
+References: Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative Models"
+(Fig. 2, Alg. 1); Lu et al. 2022, "DPM-Solver++"; Song et al. 2021 (VP / VE SDEs, DDIM).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import jax
+import numpy as np
+
+from experiments.papers.digits import common
+from genjax import samplers, schedules
+
+SETUPS = {"VP": (schedules.vp_linear(), "uniform", False), "VE": (schedules.ve(), "uniform", False),
+          "EDM": (schedules.edm(), "karras", True)}
+SOLVERS = {"euler": (samplers.euler, 1), "heun": (samplers.heun, 2), "rk4": (samplers.rk4, 4),
+           "ddim": (samplers.ddim, 1), "dpm_solver_pp": (samplers.dpm_solver_pp, 1)}
+NFES = (4, 8, 16, 32, 64, 128)
+VP_VE_NFES = (4, 16, 64)       # the VP / VE setups at fewer points (each point is one more compile on CPU)
+TOLS = (1e-2, 1e-3, 1e-4)
+
+
+def steps_for(nfe: int, per_step: int, to_zero: bool) -> int:
+    """Steps whose NFE is closest to ``nfe`` (Heun's last step to sigma = 0 is an Euler step)."""
+    return max(2 if to_zero else 1, round((nfe + (1 if per_step == 2 and to_zero else 0)) / per_step))
+
+
+def plan(setup: str, quick: bool):
+    """(sampler, target NFE) pairs of one setup; --quick: every sampler once at 16 NFE on the EDM setup
+    (the comparison the tests check) and Euler at 4 NFE on VP / VE (their code paths)."""
+    if quick:
+        return [(name, 16) for name in SOLVERS] if setup == "EDM" else [("euler", 4)]
+    return [(name, t) for name in SOLVERS for t in (NFES if setup == "EDM" else VP_VE_NFES)]
+
+
+def run(m, args, log=print):
+    x_init = np.asarray(jax.random.normal(jax.random.key(args.seed), (args.num_samples,) + common.SHAPE))
+    rows = []
+    for setup, (s, kind, to_zero) in SETUPS.items():
+        den = m.denoiser(s)
+        x0 = x_init * float(s.sigma(s.t_max))              # N(0, sigma(t_max)^2 I): the prior of s
+        for name, target in plan(setup, args.quick):
+            make, per_step = SOLVERS[name]
+            n = steps_for(target, per_step, to_zero)
+            ts = schedules.time_grid(s, n, kind, to_zero=to_zero)
+            x, nfe, sec = common.draw(den, s, make(), ts, x0, denoise_final=not to_zero)
+            rows.append(dict(setup=setup, sampler=name, steps=n, nfe=nfe, fd=common.fd(x), seconds=round(sec, 2)))
+            log(f"{setup:4s} {name:14s} steps {n:4d} nfe {nfe:4d} fd {rows[-1]['fd']:8.3f} ({sec:.1f} s)")
+        for tol in ((1e-1,) if setup == "EDM" else ()) if args.quick else TOLS:
+            t0 = time.perf_counter()
+            x, info = samplers.sample_adaptive(den, s, x0, rtol=tol, atol=tol, denoise_final=not to_zero)
+            x = np.asarray(jax.block_until_ready(x))
+            ok = bool(info.converged)
+            rows.append(dict(setup=setup, sampler="dopri5", steps=int(info.num_steps), nfe=int(info.nfe),
+                             fd=common.fd(x) if ok else float("inf"), seconds=round(time.perf_counter() - t0, 2)))
+            log(f"{setup:4s} dopri5 tol {tol:g}: nfe {rows[-1]['nfe']} fd {rows[-1]['fd']:.3f}")
+    return rows
+
+
+def plot(rows, fd_floor, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    styles = {"euler": "o-", "heun": "s-", "rk4": "^-", "ddim": "v--", "dpm_solver_pp": "D-", "dopri5": "x:"}
+    for ax, setup in zip(axes, SETUPS):
+        for name, st in styles.items():
+            r = [x for x in rows if x["setup"] == setup and x["sampler"] == name and np.isfinite(x["fd"])]
+            if r:
+                ax.plot([x["nfe"] for x in r], [x["fd"] for x in r], st, ms=4, label=name)
+        ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor (test digits) {fd_floor:.2f}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("NFE (denoiser calls)")
+        ax.set_title(f"{setup} setup")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("digits FD (lower is better)")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle("Digits FD vs NFE on one trained EDM network (EDM Fig. 2 analogue)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = common.parser(__doc__, num_samples=512).parse_args(argv)
+    if args.quick:
+        args.num_samples = min(args.num_samples, 128)
+    common.enable_compile_cache()
+    out = common.outdir(args, "edm_digits_nfe")
+    t0 = time.time()
+    m = common.model("edm", args)
+    rows = run(m, args)
+    fd_floor = common.floor()
+    common.write_csv(os.path.join(out, "edm_digits_nfe.csv"), rows)
+    common.write_json(os.path.join(out, "edm_digits_nfe.json"), dict(num_samples=args.num_samples, floor=fd_floor,
+                                                                        seconds=time.time() - t0, rows=rows))
+    plot(rows, fd_floor, os.path.join(out, "edm_digits_nfe.png"))
+    print(f"wrote {out}/edm_digits_nfe.png ({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
