@@ -4,7 +4,9 @@ Both runs are subprocesses of ``python -m experiments.train`` with the same flag
 devices: the reference runs uninterrupted; the other is killed (SIGKILL, no chance to save) as
 soon as its first checkpoint is complete, then started again with the same command. Keys and
 batches are pure functions of (seed, step) and the checkpoint holds the whole TrainState, so the
-final parameters must be *equal*, not close.
+final parameters must be *equal*, not close. Two families: flow matching (the single-player step)
+and WGAN-GP (the multi-player step of ``genjax.train.players``: two players, one partitioned
+optimizer state, n_critic = 5 critic updates per step, the generator's EMA).
 """
 import json
 import os
@@ -16,20 +18,22 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from genjax.train import checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STEPS, EVERY = 600, 50
-# A larger batch and network than :runlocal make each step ~ms, so the run is still going
-# when the first checkpoint lands.
-OVERRIDES = {"training.num_steps": STEPS, "training.checkpoint_every": EVERY, "training.log_every": EVERY,
-             "training.batch_size": 512}
+# A larger batch than :runlocal makes each step ~ms, so the run is still going when the first
+# checkpoint lands.
+COMMON = {"training.num_steps": STEPS, "training.checkpoint_every": EVERY, "training.log_every": EVERY}
+CONFIGS = {"toy2d_flow_matching": dict(COMMON, **{"training.batch_size": 512}),
+           "toy2d_wgan_gp": dict(COMMON, **{"training.batch_size": 5 * 128})}
 
 
-def _cmd(workdir):
-    flags = [f"--config.{k}={v}" for k, v in OVERRIDES.items()]
-    return [sys.executable, "-m", "experiments.train", f"--config={ROOT}/experiments/configs/toy2d_flow_matching.py:runlocal",
+def _cmd(config, workdir):
+    flags = [f"--config.{k}={v}" for k, v in CONFIGS[config].items()]
+    return [sys.executable, "-m", "experiments.train", f"--config={ROOT}/experiments/configs/{config}.py:runlocal",
             f"--workdir={workdir}", "--num_cpu_devices=2", *flags]
 
 
@@ -45,10 +49,13 @@ def _final_state(workdir):
     return state
 
 
-def test_sigkill_and_resume_gives_identical_parameters(tmp_path):
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_sigkill_and_resume_gives_identical_parameters(config, tmp_path):
     ref, pre = tmp_path / "reference", tmp_path / "preempted"
-    reference = subprocess.Popen(_cmd(ref), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    proc = subprocess.Popen(_cmd(pre), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reference = subprocess.Popen(_cmd(config, ref), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_cmd(config, pre), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     marker = pre / "checkpoints" / str(EVERY) / "commit_success.txt"
     deadline = time.time() + 600
     while not marker.exists() and proc.poll() is None and time.time() < deadline:
@@ -60,7 +67,7 @@ def test_sigkill_and_resume_gives_identical_parameters(tmp_path):
     assert 0 < max(done) < STEPS, done  # killed mid-training, with a checkpoint to resume from
 
     assert (pre / "LOCK").exists()  # the killed run could not release its workdir lock
-    rerun = subprocess.run(_cmd(pre), cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600, text=True)
+    rerun = subprocess.run(_cmd(config, pre), cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600, text=True)
     assert f"took over the stale workdir lock {pre / 'LOCK'}" in rerun.stderr  # reported, then taken over
     assert not (pre / "LOCK").exists()
     _, err = reference.communicate(timeout=600)
@@ -74,3 +81,5 @@ def test_sigkill_and_resume_gives_identical_parameters(tmp_path):
     assert jax.tree.structure(a) == jax.tree.structure(b)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(x, y)  # bitwise identical: params, optimizer state, EMA
+    if config == "toy2d_wgan_gp":             # both players and their optimizer states were compared
+        assert set(b["params"]) == {"generator", "critic"} and set(b["opt_state"]) >= {"inner_states"}, b.keys()
