@@ -1,6 +1,6 @@
 """genjax.samplers against the exact Gaussian-mixture denoiser (only solver error remains):
 sample quality (MMD^2) per solver, exact NFE counts, identities between solvers, argument checks,
-and finite coefficient tables on every schedule and grid. Convergence orders: test_samplers_order.py."""
+and finite coefficient tables on every schedule and grid. Convergence orders: tests/samplers/test_order.py."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -174,43 +174,53 @@ def test_coefficient_tables_finite_on_every_grid(name):
                 assert bool(jnp.all(jnp.isfinite(leaf))), (name, i, key_)
 
 
-def test_invalid_arguments_raise_before_tracing():
+@pytest.fixture(scope="module")
+def vp_setup():
+    """(schedule, grid of 10 steps, x, exact denoiser) on VP-linear, for the bad-input table."""
     s = schedule("vp_linear")
-    ts = schedules.time_grid(s, 10)
-    x = jnp.zeros((4, 2))
-    D = denoiser(s)
-    bad = [
-        (lambda: samplers.ddim(eta=-0.1), "eta"),
-        (lambda: samplers.ddim(eta=1.5), "eta"),
-        (lambda: samplers.dpm_solver_pp(order=3), "order"),
-        (lambda: samplers.predictor_corrector(snr=0.0), "snr"),
-        (lambda: samplers.predictor_corrector(n_corrector=-1), "n_corrector"),
-        (lambda: samplers.edm_stochastic(s_churn=-1.0), "s_churn"),
-        (lambda: samplers.edm_stochastic(s_tmin=2.0, s_tmax=1.0), "s_tmax"),
-        (lambda: samplers.ancestral(variances=-np.ones(10)), "variances"),
-        (lambda: samplers.sample(D, s, samplers.ancestral(variances=np.ones(5)), ts, x, jax.random.key(0)),
-         "variances"),
-        (lambda: samplers.sample(D, s, samplers.heun(), ts[::-1], x), "decreasing"),
-        (lambda: samplers.sample(D, s, samplers.heun(), ts * 2.0, x), "t_max"),
-        (lambda: samplers.sample(D, s, samplers.heun(), ts - 0.01, x), "t_min"),
-        (lambda: samplers.sample(D, s, samplers.heun(), ts[None], x), "1-D"),
-        (lambda: samplers.sample(D, s, samplers.heun(), ts[:1], x), "1-D"),
-        (lambda: samplers.sample(D, s, samplers.euler_maruyama(), ts, x, None), "key"),
-        (lambda: samplers.sample(D, s, samplers.heun(), ts, jnp.float32(0.0)), "batch"),
-        (lambda: samplers.sample_adaptive(D, s, x, rtol=-1.0), "rtol"),
-        (lambda: samplers.sample_adaptive(D, s, x, max_steps=0), "max_steps"),
-    ]
-    for fn, match in bad:
-        with pytest.raises(ValueError, match=match):
-            fn()
+    return s, schedules.time_grid(s, 10), jnp.zeros((4, 2)), denoiser(s)
+
+
+def _rectified_euler_maruyama(x):
     r = schedule("rectified")
-    with pytest.raises(ValueError, match="alpha"):
-        samplers.sample(denoiser(r), r, samplers.euler_maruyama(), schedules.time_grid(r, 10), x, jax.random.key(0))
+    return samplers.sample(denoiser(r), r, samplers.euler_maruyama(), schedules.time_grid(r, 10), x, jax.random.key(0))
+
+
+def _edm_denoise_final_to_zero(x):
     e = schedule("edm")
-    with pytest.raises(ValueError, match="denoise_final"):
-        samplers.sample(denoiser(e), e, samplers.heun(), schedules.time_grid(e, 10, "karras", to_zero=True), x,
-                        denoise_final=True)
-    with pytest.raises(TypeError, match="Sampler"):
-        samplers.sample(D, s, "heun", ts, x)
-    with pytest.raises(TypeError, match="callable"):
-        samplers.sample(None, s, samplers.heun(), ts, x)
+    return samplers.sample(denoiser(e), e, samplers.heun(), schedules.time_grid(e, 10, "karras", to_zero=True), x,
+                           denoise_final=True)
+
+
+# (error, call(s, ts, x, D), match): every one raises before tracing
+BAD_INPUT = [
+    (ValueError, lambda s, ts, x, D: samplers.ddim(eta=-0.1), "eta"),
+    (ValueError, lambda s, ts, x, D: samplers.ddim(eta=1.5), "eta"),
+    (ValueError, lambda s, ts, x, D: samplers.dpm_solver_pp(order=3), "order"),
+    (ValueError, lambda s, ts, x, D: samplers.predictor_corrector(snr=0.0), "snr"),
+    (ValueError, lambda s, ts, x, D: samplers.predictor_corrector(n_corrector=-1), "n_corrector"),
+    (ValueError, lambda s, ts, x, D: samplers.edm_stochastic(s_churn=-1.0), "s_churn"),
+    (ValueError, lambda s, ts, x, D: samplers.edm_stochastic(s_tmin=2.0, s_tmax=1.0), "s_tmax"),
+    (ValueError, lambda s, ts, x, D: samplers.ancestral(variances=-np.ones(10)), "variances"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.ancestral(variances=np.ones(5)), ts, x,
+                                                     jax.random.key(0)), "variances"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.heun(), ts[::-1], x), "decreasing"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.heun(), ts * 2.0, x), "t_max"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.heun(), ts - 0.01, x), "t_min"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.heun(), ts[None], x), "1-D"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.heun(), ts[:1], x), "1-D"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.euler_maruyama(), ts, x, None), "key"),
+    (ValueError, lambda s, ts, x, D: samplers.sample(D, s, samplers.heun(), ts, jnp.float32(0.0)), "batch"),
+    (ValueError, lambda s, ts, x, D: samplers.sample_adaptive(D, s, x, rtol=-1.0), "rtol"),
+    (ValueError, lambda s, ts, x, D: samplers.sample_adaptive(D, s, x, max_steps=0), "max_steps"),
+    (ValueError, lambda s, ts, x, D: _rectified_euler_maruyama(x), "alpha"),
+    (ValueError, lambda s, ts, x, D: _edm_denoise_final_to_zero(x), "denoise_final"),
+    (TypeError, lambda s, ts, x, D: samplers.sample(D, s, "heun", ts, x), "Sampler"),
+    (TypeError, lambda s, ts, x, D: samplers.sample(None, s, samplers.heun(), ts, x), "callable"),
+]
+
+
+@pytest.mark.parametrize("error, call, match", BAD_INPUT, ids=[f"{i}-{m}" for i, (_, _, m) in enumerate(BAD_INPUT)])
+def test_invalid_arguments_raise_before_tracing(vp_setup, error, call, match):
+    with pytest.raises(error, match=match):
+        call(*vp_setup)

@@ -1,4 +1,5 @@
-"""Empirical convergence order of the diffusion ODE samplers with the exact mixture denoiser.
+"""Empirical convergence order of the diffusion ODE samplers (samplers/ode.py, samplers/exponential.py)
+with the exact mixture denoiser.
 
 The probability-flow ODE of a 2-D Gaussian mixture under the VP schedule is integrated from the
 same prior draws with N = 16, 32, 64 steps on the log-SNR grid; the error is the mean distance of

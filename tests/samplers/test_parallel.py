@@ -97,25 +97,31 @@ def test_sequential_method_is_the_plain_loop(setup):
     assert int(info.num_iters) == N and bool(info.converged)
 
 
-def test_invalid_settings_raise(setup):
+# (error, call(run, den, ts, x_init, key), match); run = sample_parallel with DDIM on S
+BAD_SETTINGS = [
+    (ValueError, lambda run, den, ts, x, key: run(method=NEWTON, window=0), "window"),
+    (ValueError, lambda run, den, ts, x, key: run(window=True), "window"),
+    (ValueError, lambda run, den, ts, x, key: run(tol=0.0), "tol"),
+    (ValueError, lambda run, den, ts, x, key: run(tol=float("nan")), "tol"),
+    (ValueError, lambda run, den, ts, x, key: samplers.sample_parallel(den, S, samplers.sample_adaptive, ts, x, key,
+                                                                       method=PICARD), "no recurrence form"),
+    (TypeError, lambda run, den, ts, x, key: run(method="picard"), "fixedpoint"),
+    (ValueError, lambda run, den, ts, x, key: run(method=fixedpoint.sequential(), mesh=jax.make_mesh((1,), ("time",))),
+     "sequential"),
+    # sample() is the sequential loop only
+    (TypeError, lambda run, den, ts, x, key: samplers.sample(den, S, SOLVERS["ddim"], ts, x, key, parallel=PICARD),
+     "parallel"),
+    # newton() forms [m, m] blocks: refused for m > 256
+    (ValueError, lambda run, den, ts, x, key: samplers.sample_parallel(lambda x, t: x, S, SOLVERS["ddim"], ts,
+                                                                       jnp.zeros((2, 300)), key, method=NEWTON),
+     "quasi_newton"),
+]
+
+
+@pytest.mark.parametrize("error, call, match", BAD_SETTINGS,
+                         ids=[f"{i}-{m}" for i, (_, _, m) in enumerate(BAD_SETTINGS)])
+def test_invalid_settings_raise(setup, error, call, match):
     den, ts, x_init, key = setup
     run = functools.partial(samplers.sample_parallel, den, S, SOLVERS["ddim"], ts, x_init, key)
-    with pytest.raises(ValueError, match="window"):
-        run(method=NEWTON, window=0)
-    with pytest.raises(ValueError, match="window"):
-        run(window=True)
-    with pytest.raises(ValueError, match="tol"):
-        run(tol=0.0)
-    with pytest.raises(ValueError, match="tol"):
-        run(tol=float("nan"))
-    with pytest.raises(ValueError, match="no recurrence form"):
-        samplers.sample_parallel(den, S, samplers.sample_adaptive, ts, x_init, key, method=PICARD)
-    with pytest.raises(TypeError, match="fixedpoint"):
-        run(method="picard")
-    with pytest.raises(ValueError, match="sequential"):
-        run(method=fixedpoint.sequential(), mesh=jax.make_mesh((1,), ("time",)))
-    with pytest.raises(TypeError, match="parallel"):   # sample() is the sequential loop only
-        samplers.sample(den, S, SOLVERS["ddim"], ts, x_init, key, parallel=PICARD)
-    big = jnp.zeros((2, 300))   # newton() forms [m, m] blocks: refused for m > 256
-    with pytest.raises(ValueError, match="quasi_newton"):
-        samplers.sample_parallel(lambda x, t: x, S, SOLVERS["ddim"], ts, big, key, method=NEWTON)
+    with pytest.raises(error, match=match):
+        call(run, den, ts, x_init, key)

@@ -82,14 +82,13 @@ def test_velocity_net_step_has_no_conversion(solver):
     assert step_divs("eps") > 0
 
 
-def test_denoiser_output_shape_must_match_x():
+@pytest.mark.parametrize("den", [lambda x, t: x[:, :1], lambda x, t: jnp.ones((2,)), lambda x, t: x[None]],
+                         ids=["narrower", "unbatched", "extra_axis"])   # each used to broadcast
+def test_denoiser_output_shape_must_match_x(den):
     s = schedules.vp_linear()
     ts = schedules.time_grid(s, 4)
-    x = jnp.ones((8, 2))
-    bad = [lambda x, t: x[:, :1], lambda x, t: jnp.ones((2,)), lambda x, t: x[None]]   # used to broadcast
-    for den in bad:
-        with pytest.raises(ValueError, match="denoiser"):
-            samplers.sample(den, s, samplers.ddim(), ts, x)
+    with pytest.raises(ValueError, match="denoiser"):
+        samplers.sample(den, s, samplers.ddim(), ts, jnp.ones((8, 2)))
 
 
 @pytest.mark.parametrize("x_init", [jnp.ones((4, 2), jnp.int32), jnp.ones((4, 2), jnp.float16),
@@ -135,32 +134,31 @@ def _dpmpp2m_reference(alpha, sigma, x, d):
     return x
 
 
-def test_float64_heun_and_dpm_solver_match_float64_references():
+def test_float64_heun_and_dpm_solver_match_float64_references(x64):
     # Under x64 the grid, the tables and the state stay float64; the samplers then agree with
     # independent float64 numpy implementations to 1e-12 (rounding of ~50 float64 operations per step).
     x_np = np.random.default_rng(0).normal(size=(16, 2)) * 3.0
-    with jax.enable_x64(True):
-        s = schedules.edm()
-        ts = schedules.time_grid(s, 16, "karras", to_zero=True)
-        assert ts.dtype == jnp.float64
-        gauss = lambda x, t: S0**2 / (S0**2 + t**2) * x       # E[x0 | x0 + t n], x0 ~ N(0, S0^2)
-        out, _ = samplers.sample(gauss, s, samplers.heun(), ts, jnp.asarray(x_np))
-        assert out.dtype == jnp.float64
-        ref = _edm_heun_reference(np.asarray(ts), x_np, gauss)
-        np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=1e-12)
+    s = schedules.edm()
+    ts = schedules.time_grid(s, 16, "karras", to_zero=True)
+    assert ts.dtype == jnp.float64
+    gauss = lambda x, t: S0**2 / (S0**2 + t**2) * x       # E[x0 | x0 + t n], x0 ~ N(0, S0^2)
+    out, _ = samplers.sample(gauss, s, samplers.heun(), ts, jnp.asarray(x_np))
+    assert out.dtype == jnp.float64
+    ref = _edm_heun_reference(np.asarray(ts), x_np, gauss)
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=1e-12)
 
-        v = schedules.vp_linear()
-        tv = schedules.time_grid(v, 12, "log_snr")
-        alpha, sigma = np.asarray(v.alpha(tv)), np.asarray(v.sigma(tv))
+    v = schedules.vp_linear()
+    tv = schedules.time_grid(v, 12, "log_snr")
+    alpha, sigma = np.asarray(v.alpha(tv)), np.asarray(v.sigma(tv))
 
-        def vp_gauss(x, t):
-            a, sg = v.alpha(t), v.sigma(t)
-            return a * S0**2 / (a * a * S0**2 + sg * sg) * x
+    def vp_gauss(x, t):
+        a, sg = v.alpha(t), v.sigma(t)
+        return a * S0**2 / (a * a * S0**2 + sg * sg) * x
 
-        out, _ = samplers.sample(vp_gauss, v, samplers.dpm_solver_pp(2), tv, jnp.asarray(x_np))
-        assert out.dtype == jnp.float64
-        ref = _dpmpp2m_reference(alpha, sigma, x_np, lambda x, i: np.asarray(vp_gauss(jnp.asarray(x), tv[i])))
-        np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=1e-12)
+    out, _ = samplers.sample(vp_gauss, v, samplers.dpm_solver_pp(2), tv, jnp.asarray(x_np))
+    assert out.dtype == jnp.float64
+    ref = _dpmpp2m_reference(alpha, sigma, x_np, lambda x, i: np.asarray(vp_gauss(jnp.asarray(x), tv[i])))
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=1e-12)
 
 
 def test_schedule_range_is_a_config_override():
