@@ -90,7 +90,7 @@ def plot(rows, fd_floor, path):
     for method, st in zip(METHODS, ("o-", "o--", "s-", "^-", "D-")):
         r = [x for x in rows if x["method"] == method]
         ax.plot([x["steps"] for x in r], [x["fd"] for x in r], st, label=method)
-    ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor (test digits) {fd_floor:.2f}")
+    ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor: real digits, same n ({fd_floor:.2f})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(sorted({x["steps"] for x in rows}), [str(k) for k in sorted({x["steps"] for x in rows})])
@@ -112,7 +112,7 @@ def main(argv=None):
     out = common.outdir(args, "analytic_dpm_digits_table")
     t0 = time.time()
     rows = run(common.model("ddpm", args), args)
-    fd_floor = common.floor()
+    fd_floor = common.floor(args.num_samples)
     common.write_csv(os.path.join(out, "analytic_dpm_digits_table.csv"), rows)
     common.write_json(os.path.join(out, "analytic_dpm_digits_table.json"),
                       dict(num_samples=args.num_samples, floor=fd_floor, seconds=time.time() - t0, rows=rows))

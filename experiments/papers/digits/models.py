@@ -52,12 +52,23 @@ def workdir(name: str, root: str = DEFAULT_ROOT, quick: bool = False) -> str:
     return os.path.abspath(os.path.join(root, "quick" if quick else "", name))
 
 
-def load(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
-    """``experiments.train.Result`` of model ``name``: trained first if its workdir has no finished run."""
+def load(name: str, root: str = DEFAULT_ROOT, quick: bool = False, wait_s: float = 7200.0):
+    """``experiments.train.Result`` of model ``name``: trained first if its workdir has no finished run
+    (when another process holds the model's workdir, e.g. two figure scripts started together, wait
+    for it up to ``wait_s`` seconds, then restore what it trained)."""
     from experiments import train
+    from genjax.train.lock import WorkdirLocked
 
-    # a changed step budget or learning rate resumes (recorded in config_changes.jsonl); structure never
-    return train.run(config(name, root, quick), workdir(name, root, quick), mode="train", allow_config_change=True)
+    deadline = time.time() + wait_s
+    while True:
+        try:
+            # a changed step budget or learning rate resumes (recorded in config_changes.jsonl); structure never
+            return train.run(config(name, root, quick), workdir(name, root, quick), mode="train",
+                             allow_config_change=True)
+        except WorkdirLocked:       # another figure script is training (or restoring) the same model
+            if time.time() > deadline:
+                raise
+            time.sleep(10)
 
 
 def main(argv=None):

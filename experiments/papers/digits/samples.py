@@ -7,14 +7,15 @@ For each shared digits model (``experiments.papers.digits.models``) with its con
     ddpm      ancestral, 100 steps + Tweedie denoising
     rf        Heun, 32 steps;   2rf: Euler, 2 steps;   distill: Euler, 1 step
 
-it draws ``num_samples`` digits and reports the digits FD against the training split, the classifier
-score, the FD of the same network at initialisation (what training must beat) and, to show the models
+it draws ``num_samples`` digits and reports the digits FD against the held-out test digits, the floor
+(the FD of as many real training digits), the classifier score, the FD of the same network at
+initialisation (what training must beat) and, to show the models
 do not copy the training set, each sample's Euclidean distance to its nearest training digit compared
 with the same distance for the real held-out test digits (a model that memorised would sit near 0).
 
 Writes ``digits_samples.png`` (top: real test digits; per model one row of samples and below it each
 sample's nearest training digit) and ``digits_samples.csv`` (model, sampler, nfe, fd, fd_untrained,
-score, nn_distance_median, test_nn_distance_median).
+score, floor, nn_distance_median, test_nn_distance_median).
 
     python -m experiments.papers.digits.samples [--quick] [--num_samples 1000]
 
@@ -70,7 +71,8 @@ def run(args, log=print):
         idx, dist = nearest(np.clip(x, -1, 1), train)
         rows.append(dict(model=name, sampler=f"{cfg.sampling.solver} x {cfg.sampling.num_steps}", nfe=nfe,
                          fd=common.fd(x), fd_untrained=common.fd(x0), score=float(metrics.digits_score(x)),
-                         nn_distance_median=float(np.median(dist)), test_nn_distance_median=test_nn))
+                         floor=common.floor(args.num_samples), nn_distance_median=float(np.median(dist)),
+                         test_nn_distance_median=test_nn))
         shown[name] = (np.clip(x[:SHOW], -1, 1), train[idx[:SHOW]])
         log(f"{name:9s} fd {rows[-1]['fd']:.3f} (untrained {rows[-1]['fd_untrained']:.1f}) "
             f"score {rows[-1]['score']:.2f} nn {rows[-1]['nn_distance_median']:.2f} (test {test_nn:.2f})")
@@ -112,7 +114,7 @@ def main(argv=None):
     t0 = time.time()
     rows, shown, real = run(args)
     common.write_csv(os.path.join(out, "digits_samples.csv"), rows)
-    common.write_json(os.path.join(out, "digits_samples.json"), dict(num_samples=args.num_samples, floor=common.floor(),
+    common.write_json(os.path.join(out, "digits_samples.json"), dict(num_samples=args.num_samples, floor=common.floor(args.num_samples),
                                                                         seconds=time.time() - t0, rows=rows))
     plot(rows, shown, real, os.path.join(out, "digits_samples.png"))
     print(f"wrote {out}/digits_samples.png ({time.time() - t0:.0f} s)")

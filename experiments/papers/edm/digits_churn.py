@@ -73,7 +73,7 @@ def plot(rows, fd_floor, path):
             b = [x for x in rows if x["sampler"] == name and x["nfe"] == nfe]
             if b and np.isfinite(b[0]["fd"]):
                 ax.axhline(b[0]["fd"], color=c, ls=ls, lw=1, label=f"{name}, NFE {nfe}")
-    ax.axhline(fd_floor, color="k", lw=0.8, ls="-.", label=f"floor (test digits) {fd_floor:.2f}")
+    ax.axhline(fd_floor, color="k", lw=0.8, ls="-.", label=f"floor: real digits, same n ({fd_floor:.2f})")
     ax.set_xlabel("S_churn")
     ax.set_ylabel("digits FD (lower is better)")
     ax.set_yscale("log")
@@ -93,7 +93,7 @@ def main(argv=None):
     out = common.outdir(args, "edm_digits_churn")
     t0 = time.time()
     rows = run(common.model("edm", args), args)
-    fd_floor = common.floor()
+    fd_floor = common.floor(args.num_samples)
     common.write_csv(os.path.join(out, "edm_digits_churn.csv"), rows)
     common.write_json(os.path.join(out, "edm_digits_churn.json"), dict(num_samples=args.num_samples, floor=fd_floor,
                                                                           seconds=time.time() - t0, rows=rows))

@@ -8,7 +8,7 @@ NFE, to sigma = 0), with class-balanced labels y (num_samples / 10 per digit), f
 {0, 0.5, 1, 2, 4, 8}, and w = -1 (the unconditional model alone) as a reference. For each w:
 
     accuracy    fraction of samples the shipped digits classifier assigns to their label y
-    FD          digits FD of all samples against the training split (quality and diversity)
+    FD          digits FD of all samples against the held-out test digits (quality and diversity)
     FD in class the mean over digits of the FD of class-y samples against the class-y training
                 digits (diversity within a class shrinks as w grows)
     score       the digits classifier score exp(E KL(p(y|x) || p(y)))
@@ -100,7 +100,7 @@ def plot(rows, grids, fd_floor, path):
     ax2.plot([x["w"] for x in r], [x["fd_in_class"] for x in r], "s--", label="FD within a class (mean)")
     if u:
         ax2.axhline(u[0]["fd"], ls=":", color="gray", label="FD, unconditional")
-    ax2.axhline(fd_floor, color="k", lw=0.8, ls="-.", label=f"floor {fd_floor:.2f}")
+    ax2.axhline(fd_floor, color="k", lw=0.8, ls="-.", label=f"floor: real digits, same n ({fd_floor:.2f})")
     ax2.set_yscale("log")
     ax2.set_xlabel("guidance weight w")
     ax2.set_ylabel("digits FD")
@@ -126,7 +126,7 @@ def main(argv=None):
     out = common.outdir(args, "guidance_digits_cfg")
     t0 = time.time()
     rows, grids = run(common.model("edm_cond", args), args)
-    fd_floor = common.floor()
+    fd_floor = common.floor(args.num_samples)
     common.write_csv(os.path.join(out, "guidance_digits_cfg.csv"), rows)
     common.write_json(os.path.join(out, "guidance_digits_cfg.json"),
                       dict(num_samples=args.num_samples, floor=fd_floor, seconds=time.time() - t0, rows=rows))

@@ -63,7 +63,7 @@ def plot(rows, grids, fd_floor, path):
     for label, st in zip(MODELS, ("o-", "s-", "D-")):
         r = [x for x in rows if x["model"] == label]
         ax.plot([x["steps"] for x in r], [x["fd"] for x in r], st, label=f"{label} (S = {r[0]['straightness']:.2e})")
-    ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor (test digits) {fd_floor:.2f}")
+    ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor: real digits, same n ({fd_floor:.2f})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("Euler steps (NFE)")
@@ -92,7 +92,7 @@ def main(argv=None):
     out = common.outdir(args, "rectified_flow_digits_steps")
     t0 = time.time()
     rows, grids = run(args)
-    fd_floor = common.floor()
+    fd_floor = common.floor(args.num_samples)
     common.write_csv(os.path.join(out, "rectified_flow_digits_steps.csv"), rows)
     common.write_json(os.path.join(out, "rectified_flow_digits_steps.json"),
                       dict(num_samples=args.num_samples, floor=fd_floor, seconds=time.time() - t0, rows=rows))
