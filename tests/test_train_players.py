@@ -100,7 +100,8 @@ def test_scanned_inputs_reach_their_repeat(key):
 
 def test_one_player_equals_the_single_player_step(key):
     rng = np.random.default_rng(0)
-    batch = {"x": jnp.asarray(rng.normal(size=(16, 3)), jnp.float32), "y": jnp.asarray(rng.normal(size=16), jnp.float32)}
+    batch = {"x": jnp.asarray(rng.normal(size=(16, 3)), jnp.float32),
+             "y": jnp.asarray(rng.normal(size=16), jnp.float32)}
     w0 = {"w": jnp.asarray([0.5, -1.0, 2.0], jnp.float32)}
 
     def loss(w, batch, key):

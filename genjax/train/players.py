@@ -133,7 +133,7 @@ def _run_phase(phase: Phase, tx, params, opt_state, extra, batch, key):
     return params, opt_state, extra, out
 
 
-def train_step(phases: Sequence[Phase], tx: optax.GradientTransformation, ema: Mapping[str, EMA] = None,
+def train_step(phases: Sequence[Phase], tx: optax.GradientTransformation, ema: Optional[Mapping[str, EMA]] = None,
                metrics_fn: Optional[Callable] = None) -> StepFn:
     """The multi-player step ``step(state, batch, key) -> (state, metrics)``, pure and jit-able.
 
