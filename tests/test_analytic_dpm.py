@@ -117,19 +117,24 @@ def test_clipping(setup):
     assert np.all(np.asarray(raw) >= np.asarray(beta_tilde) * (1 - 1e-6))  # lower bound lambda^2
 
 
-def test_bad_arguments_raise(setup):
+def _edm_grid_to_zero(ts):
+    e = schedules.edm()
+    return analytic_dpm.optimal_variances(e, schedules.time_grid(e, 4, "karras", to_zero=True), jnp.zeros((4,)))
+
+
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda ts: analytic_dpm.optimal_variances(S, ts, jnp.zeros((N_STEPS,)), eta=1.5), "eta", id="eta"),
+    pytest.param(lambda ts: analytic_dpm.optimal_variances(S, ts, jnp.zeros((N_STEPS + 1,))), "gammas", id="gammas"),
+    pytest.param(lambda ts: analytic_dpm.optimal_variances(S, ts[::-1], jnp.zeros((N_STEPS,))), "decreasing",
+                 id="decreasing"),
+    pytest.param(_edm_grid_to_zero, "sigma > 0", id="sigma_zero"),
+    pytest.param(lambda ts: analytic_dpm.gamma(lambda x, t: x, S, ts, jnp.zeros((4, 2)), jax.random.key(0),
+                                               num_repeats=0), "num_repeats", id="num_repeats"),
+])
+def test_bad_arguments_raise(setup, call, match):
     _, ts = setup
-    with pytest.raises(ValueError, match="eta"):
-        analytic_dpm.optimal_variances(S, ts, jnp.zeros((N_STEPS,)), eta=1.5)
-    with pytest.raises(ValueError, match="gammas"):
-        analytic_dpm.optimal_variances(S, ts, jnp.zeros((N_STEPS + 1,)))
-    with pytest.raises(ValueError, match="decreasing"):
-        analytic_dpm.optimal_variances(S, ts[::-1], jnp.zeros((N_STEPS,)))
-    with pytest.raises(ValueError, match="sigma > 0"):
-        e = schedules.edm()
-        analytic_dpm.optimal_variances(e, schedules.time_grid(e, 4, "karras", to_zero=True), jnp.zeros((4,)))
-    with pytest.raises(ValueError, match="num_repeats"):
-        analytic_dpm.gamma(lambda x, t: x, S, ts, jnp.zeros((4, 2)), jax.random.key(0), num_repeats=0)
+    with pytest.raises(ValueError, match=match):
+        call(ts)
 
 
 @pytest.mark.parametrize("eta", [0.0, 0.5])

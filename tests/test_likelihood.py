@@ -112,24 +112,32 @@ def test_not_converged_is_nan():
     assert np.all(np.isnan(np.asarray(logp)))  # and flagged as NaN by log_prob
 
 
-def test_bad_arguments_raise():
-    mix = mixture.two_gaussians_1d()
-    x = jnp.zeros((2, 1))
-    den = mix.denoiser(S)
-    with pytest.raises(ValueError, match="divergence"):
-        likelihood.log_prob(den, S, x, None, divergence="skilling")
-    with pytest.raises(ValueError, match="PRNG key"):
-        likelihood.log_prob(den, S, x, None, divergence="hutchinson")
-    with pytest.raises(ValueError, match="x must be"):
-        likelihood.log_prob(den, S, jnp.zeros((3,)), None)
-    with pytest.raises(TypeError, match="dequantize"):
-        likelihood.log_prob(den, S, jnp.zeros((2, 1), jnp.int32), None)
-    with pytest.raises(TypeError, match="stepping"):
-        likelihood.log_prob(den, S, x, None, stepping="rk4")
-    with pytest.raises(ValueError, match="increase"):
-        likelihood.log_prob(den, S, x, None, stepping=integrators.fixed(ts=jnp.array([1.0, 0.5, 0.001])))
+_X = jnp.zeros((2, 1))
+
+
+# (error, x, key, keyword arguments of log_prob, match); the denoiser is that of mixture.two_gaussians_1d
+@pytest.mark.parametrize("error, x, key, kwargs, match", [
+    pytest.param(ValueError, _X, None, {"divergence": "skilling"}, "divergence", id="divergence"),
+    pytest.param(ValueError, _X, None, {"divergence": "hutchinson"}, "PRNG key", id="hutchinson_key"),
+    pytest.param(ValueError, jnp.zeros((3,)), None, {}, "x must be", id="x_rank"),
+    pytest.param(TypeError, jnp.zeros((2, 1), jnp.int32), None, {}, "dequantize", id="integer_x"),
+    pytest.param(TypeError, _X, None, {"stepping": "rk4"}, "stepping", id="stepping_type"),
+    pytest.param(ValueError, _X, None, {"stepping": integrators.fixed(ts=jnp.array([1.0, 0.5, 0.001]))}, "increase",
+                 id="grid_direction"),
+])
+def test_bad_arguments_raise(error, x, key, kwargs, match):
+    den = mixture.two_gaussians_1d().denoiser(S)
+    with pytest.raises(error, match=match):
+        likelihood.log_prob(den, S, x, key, **kwargs)
+
+
+def test_hutchinson_num_probes_must_be_positive():
+    den = mixture.two_gaussians_1d().denoiser(S)
     with pytest.raises(ValueError, match="num_probes"):
-        likelihood.log_prob(den, S, x, jax.random.key(0), divergence=divergence.hutchinson(0))
+        likelihood.log_prob(den, S, _X, jax.random.key(0), divergence=divergence.hutchinson(0))
+
+
+def test_adaptive_max_steps_must_be_positive():
     with pytest.raises(ValueError, match="max_steps"):
         integrators.adaptive(max_steps=0)
 

@@ -71,18 +71,16 @@ def test_image_grid_places_each_image(tmp_path):
     _check_png(tmp_path / "rgb.png")
 
 
-def test_bad_shapes():
-    with pytest.raises(ValueError, match=r"samples must have shape \[N, 2\]"):
-        plotting.scatter(np.zeros((10, 3)))
-    with pytest.raises(ValueError, match="samples\\['a'\\]"):
-        plotting.scatter({"a": np.zeros(10)})
-    with pytest.raises(ValueError, match="paths must have shape"):
-        plotting.trajectories(np.zeros((10, 2)))
-    with pytest.raises(ValueError, match="images must have shape"):
-        plotting.image_grid(np.zeros((4, 8, 8)))
-    with pytest.raises(ValueError, match="images must have shape"):
-        plotting.image_grid(np.zeros((4, 8, 8, 2)))
-    with pytest.raises(ValueError, match="values must have shape"):
-        plotting.density(np.zeros(10))
-    with pytest.raises(ValueError, match="extent"):
-        plotting.density(lambda p: p[:, 0], extent=(1, -1, 0, 1))
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda: plotting.scatter(np.zeros((10, 3))), r"samples must have shape \[N, 2\]", id="scatter"),
+    pytest.param(lambda: plotting.scatter({"a": np.zeros(10)}), "samples\\['a'\\]", id="scatter_dict"),
+    pytest.param(lambda: plotting.trajectories(np.zeros((10, 2))), "paths must have shape", id="trajectories"),
+    pytest.param(lambda: plotting.image_grid(np.zeros((4, 8, 8))), "images must have shape", id="image_grid_rank"),
+    pytest.param(lambda: plotting.image_grid(np.zeros((4, 8, 8, 2))), "images must have shape",
+                 id="image_grid_channels"),
+    pytest.param(lambda: plotting.density(np.zeros(10)), "values must have shape", id="density_values"),
+    pytest.param(lambda: plotting.density(lambda p: p[:, 0], extent=(1, -1, 0, 1)), "extent", id="density_extent"),
+])
+def test_bad_shapes(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -5,15 +5,7 @@ import numpy as np
 import pytest
 
 from genjax import predictions, schedules
-
-SCHEDULES = {
-    "vp_linear": schedules.vp_linear(),
-    "vp_cosine": schedules.vp_cosine(),
-    "sub_vp": schedules.sub_vp(),
-    "ve": schedules.ve(),
-    "edm": schedules.edm(),
-    "rectified": schedules.rectified(),
-}
+from tests.schedules.cases import ALL as SCHEDULES
 
 
 def _times(s, n=7):
@@ -143,15 +135,19 @@ def test_broadcast_scalar_and_batched_t_over_images(key):
     assert out_scalar.shape == x.shape and out_vmap.shape == x.shape
 
 
-def test_unknown_kind_raises():
-    s = schedules.vp_linear()
-    x = jnp.zeros((2, 2))
+_VP = schedules.vp_linear()
+_Z = jnp.zeros((2, 2))
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda: predictions.to_denoiser("noise", _VP, _Z, _Z, 0.5), id="to_denoiser"),
+    pytest.param(lambda: predictions.from_denoiser("flow", _VP, _Z, _Z, 0.5), id="from_denoiser"),
+    pytest.param(lambda: predictions.denoiser_from_prediction(lambda x, t: x, "eps0", _VP),
+                 id="denoiser_from_prediction"),
+])
+def test_unknown_kind_raises(call):
     with pytest.raises(ValueError, match="prediction kind"):
-        predictions.to_denoiser("noise", s, x, x, 0.5)
-    with pytest.raises(ValueError, match="prediction kind"):
-        predictions.from_denoiser("flow", s, x, x, 0.5)
-    with pytest.raises(ValueError, match="prediction kind"):
-        predictions.denoiser_from_prediction(lambda x, t: x, "eps0", s)
+        call()
 
 
 def test_edm_precond_closed_forms():

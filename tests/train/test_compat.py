@@ -14,7 +14,7 @@ import pytest
 from genjax.train import checkpoint as ck
 from genjax.train import init_state, optimizer
 from genjax.train.lock import WorkdirLock
-from tests.test_trainer_safety_lib import _write_lock
+from tests.train.test_lock import _write_lock
 
 
 def test_a_zombie_owner_is_a_stale_lock(tmp_path, caplog):
