@@ -147,7 +147,7 @@ def test_bad_input_raises(key):
 
 def test_config_trains_and_improves(tmp_path):
     s = train_and_score("toy2d_ebm", tmp_path)
-    # "clearly": MMD^2 drops 5x or more (measured 0.40 -> 0.0077 after 500 steps) and >= 6 of the 8
+    # "clearly": MMD^2 drops 5x or more (measured 0.40 -> 0.0074 after 500 steps) and >= 6 of the 8
     # modes are covered by Langevin samples of the trained energy (measured 8) against <= 3 (2).
     assert s["mmd_trained"] < 0.2 * s["mmd_init"], s
     assert s["modes_covered_trained"] >= 6 and s["modes_covered_init"] <= 3, s
