@@ -4,8 +4,8 @@ Command:
     python -m experiments.train --config experiments/configs/digits_ddpm.py --workdir runs/digits_ddpm
     python -m experiments.train --config experiments/configs/digits_ddpm.py --workdir runs/digits_ddpm --mode eval
 
-Hardware: sized for a 2-core CPU: 3000 steps of batch 128 take ~6 minutes on an idle machine (about 8
-steps/s with the network below; seconds on any GPU). ``:runlocal`` takes seconds. The paper figures on the digits
+Hardware: sized for a 2-core CPU: 1500 steps of batch 128 take ~3 minutes on an idle machine (about 8
+steps/s with the network below; seconds on any GPU); the figures' models trained on a loaded machine. ``:runlocal`` takes seconds. The paper figures on the digits
 (``experiments/papers/digits/``) train this config once into their shared workdir.
 
 Network: ``genjax.nets.SongUNet`` (DDPM++ blocks; model_channels 16, channel_mult (1, 2), one block
@@ -24,7 +24,7 @@ from experiments.configs import cifar10_ddpmpp, common
 # The CPU-scale digits network shared by every digits diffusion config (180,193 parameters).
 NET = dict(img_resolution=8, in_channels=1, out_channels=1, model_channels=16, channel_mult=(1, 2), num_blocks=1,
            attn_resolutions=(), dropout=0.1)
-NUM_STEPS = 3000
+NUM_STEPS = 1500
 
 
 def digits_training(c) -> None:

@@ -9,8 +9,8 @@ Arguments: "cond" (class-conditional, labels dropped with probability 0.1 during
 network is also the unconditional model of classifier-free guidance: label ``NULL_LABEL = -1``),
 "runlocal", "cond,runlocal".
 
-Hardware: sized for a 2-core CPU: 3000 steps of batch 128 take ~6 minutes on an idle machine (seconds on
-any GPU);
+Hardware: sized for a 2-core CPU: 1500 steps of batch 128 take ~3 minutes on an idle machine (seconds on
+any GPU; the unconditional model of the figures ran 3000);
 ``:runlocal`` takes seconds.
 
 Network: the digits SongUNet of ``digits_ddpm`` (180,193 parameters unconditional and 180,369

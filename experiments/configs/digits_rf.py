@@ -14,8 +14,8 @@ one Euler step), each optionally with ",runlocal". The teacher of "reflow" is th
 "distill" the "reflow" config; ``config.reflow.teacher_workdir`` ("" = <workdir>/teacher) is trained
 there first if it has no finished run.
 
-Hardware: sized for a 2-core CPU: 3000 steps (1-RF), 1000 (2-RF) and 1000 (distill) of batch 128, about
-6 + 2 + 2 minutes on an idle machine plus the couplings (seconds on any GPU); ``:runlocal`` takes seconds.
+Hardware: sized for a 2-core CPU: 1500 steps (1-RF), 600 (2-RF) and 600 (distill) of batch 128, about
+3 + 1 + 1 minutes on an idle machine plus the couplings (seconds on any GPU); ``:runlocal`` takes seconds.
 
 Network: the digits SongUNet of ``digits_ddpm`` (180,193 parameters) predicting the velocity, time label
 999 t.
@@ -47,7 +47,7 @@ def get_config(arg=None):
     stage = "distill" if "distill" in parts else "reflow" if "reflow" in parts else ""
     if stage:
         c.loss.name = stage
-        c.training.num_steps = 1000
+        c.training.num_steps = 600
         c.optim.warmup_steps = 0
         c.optim.lr = 2e-4
         c.sampling.solver = "euler"
