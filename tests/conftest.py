@@ -86,7 +86,7 @@ SLOW_FIRST = (
     "notebooks/test_train_rectified_flow.py",
     "experiments/test_configs.py",
     "experiments/test_trainer_safety_signals.py",
-    "experiments/test_configs_flows.py",
+    "experiments/test_configs_likelihood.py",
     "experiments/test_trainer_learns.py",
     "experiments/test_sample_metrics.py",
     "test_families_ebm.py",

@@ -87,24 +87,3 @@ def test_nade_by_hand_at_one_dimension(key):
     one = autoregressive.nade(1, hidden=2)
     p1 = dict(one.init(jnp.array([[1.0], [0.0], [1.0]]), key), V=jnp.zeros((1, 2)))
     np.testing.assert_allclose(one.log_prob(p1, jnp.array([[1.0]])), math.log(2 / 3), rtol=1e-5)
-
-
-# NADE / MADE start from the data marginals (output biases = logit(mean)), already ~0.55
-# bits/dim, so the required drop is smaller; their evaluation is exact (no noise at all).
-CONFIGS = {"digits_nade": (400, 0.05), "digits_made": (400, 0.05)}
-
-
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_config_trains_and_improves_heldout_nll(name):
-    """digits_nade / digits_made at ``:runlocal`` through the trainer's Task and input pipeline
-    (one device; experiments/papers/likelihood_table/heldout.train_direct) on the test split."""
-    import importlib
-
-    from experiments.papers.likelihood_table import heldout
-
-    steps, drop = CONFIGS[name]
-    doc = importlib.import_module(f"experiments.configs.{name}").__doc__
-    assert all(s in doc for s in ("Command", "Hardware", "Expected result"))
-    metric, before, after, _, _ = heldout.improvement(name, steps)
-    assert metric == "ar_bits_per_dim"
-    assert np.isfinite(after) and after < before - drop, (before, after)
