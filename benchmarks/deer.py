@@ -56,9 +56,12 @@ METHODS = {
     "sequential": fixedpoint.sequential,
     "newton": fixedpoint.newton,                            # J by jax.jacfwd, as the reference
     "newton_jacobian": lambda: fixedpoint.newton(cells.gru.jacobian),   # the GRU's closed-form J
-    "quasi_newton": lambda: fixedpoint.quasi_newton(cells.gru.diagonal),
+    # the GRU's step and closed-form diagonal from one gate evaluation per step and sweep
+    "quasi_newton": lambda: fixedpoint.quasi_newton(value_and_diagonal=cells.gru.value_and_diagonal),
+    "quasi_newton_diagonal": lambda: fixedpoint.quasi_newton(cells.gru.diagonal),  # step + diagonal
     "quasi_newton_exact": fixedpoint.quasi_newton,          # n JVPs per step, no closed form
-    "quasi_elk": lambda: fixedpoint.damped(0.1, fixedpoint.quasi_newton(cells.gru.diagonal)),
+    "quasi_elk": lambda: fixedpoint.damped(
+        0.1, fixedpoint.quasi_newton(value_and_diagonal=cells.gru.value_and_diagonal)),
     "jacobi": fixedpoint.jacobi,
 }
 

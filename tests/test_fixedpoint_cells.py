@@ -1,4 +1,5 @@
-"""Cells: closed-form Jacobians == jacfwd, their diagonals == diag(jacfwd); init shapes; LSTM packing."""
+"""Cells: closed-form Jacobians == jacfwd, their diagonals (alone and fused with the step) ==
+diag(jacfwd); init shapes; LSTM packing."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,10 +22,15 @@ def test_jacobian_and_diagonal_equal_jacfwd(name):
         want = jax.jit(jax.jacfwd(cell.step))(h, x, params)
         got = jax.jit(cell.jacobian)(h, x, params)
         diagonal = jax.jit(cell.diagonal)(h, x, params)
+        value, fused = jax.jit(cell.value_and_diagonal)(h, x, params)
         # All exact in float64: agreement to 1e-12 (a missing or transposed term would be O(0.1)).
         assert got.shape == (d, d)
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-12)
         np.testing.assert_allclose(np.asarray(diagonal), np.diagonal(np.asarray(want)), atol=1e-12)
+        # the fused form: the step's value and the same diagonal, from one gate evaluation
+        np.testing.assert_allclose(np.asarray(fused), np.diagonal(np.asarray(want)), atol=1e-12)
+        np.testing.assert_allclose(np.asarray(value), np.asarray(cell.step(h, x, params)),
+                                   atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(CELLS))

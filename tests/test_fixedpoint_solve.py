@@ -16,6 +16,7 @@ def _methods(cell):
     return {
         "newton": fixedpoint.newton(),
         "quasi_newton": fixedpoint.quasi_newton(cell.diagonal),
+        "quasi_fused": fixedpoint.quasi_newton(value_and_diagonal=cell.value_and_diagonal),
         "damped": fixedpoint.damped(1e-3, fixedpoint.quasi_newton(cell.diagonal)),
         "damped_dense": fixedpoint.damped(1e-3),
         "picard": fixedpoint.picard(),
@@ -68,7 +69,7 @@ LARGE = [("tanh_rnn", 8, 48), ("gru", 16, 40), ("lstm", 6, 33)]
 
 @pytest.mark.parametrize("cell_name,n,T,method_name", [
     size + (method,) for size in SMALL
-    for method in ("newton", "quasi_newton", "damped", "picard", "jacobi")] + [
+    for method in ("newton", "quasi_newton", "quasi_fused", "damped", "picard", "jacobi")] + [
     size + (method,) for size in LARGE for method in ("newton", "quasi_newton")])
 def test_every_method_matches_sequential_float32(cell_name, n, T, method_name):
     hs, ref, info = _compare(cell_name, method_name, n, T, jnp.float32, None)

@@ -69,6 +69,27 @@ def test_quasi_newton_without_key_converges_on_a_user_gru():
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["gru", "lstm"])
+def test_fused_value_and_diagonal_gives_the_jvp_paths_iterates(name):
+    """quasi_newton(value_and_diagonal=cell's) and quasi_newton() (n JVPs on cell.step) run the
+    same sweeps: the same A_t = diag J_t and f_t, so the same iterate after every sweep."""
+    cell = getattr(cells, name)
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda a: a.astype(jnp.float64), cell.init(N_IN, 5, jax.random.key(3)))
+        d = cell.state_size(5)
+        xs = jax.random.normal(jax.random.key(4), (40, N_IN), jnp.float64)
+        h0 = jnp.zeros(d, jnp.float64)
+        sweep = jax.jit(lambda hs, m: fixedpoint.newton_sweep(cell.step, hs, h0, xs, params, m)[0],
+                        static_argnums=1)
+        fused = fixedpoint.quasi_newton(value_and_diagonal=cell.value_and_diagonal)
+        a = b = jnp.zeros((40, d), jnp.float64)
+        for _ in range(6):
+            a, b = sweep(a, fused), sweep(b, fixedpoint.quasi_newton())
+            # float64, both exact: 1e-12 (a wrong diagonal entry changes the iterate by O(1e-2)).
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-12, rtol=0)
+        assert float(jnp.max(jnp.abs(a - b))) < 1e-12 < float(jnp.max(jnp.abs(a)))
+
+
 def _temp_bytes(method, n, T=1024):
     params, xs, h0 = _problem(n, T)
     run = jax.jit(lambda p, xs: fixedpoint.solve(_user_gru, h0, xs, p, method)[0])

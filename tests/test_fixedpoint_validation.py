@@ -68,6 +68,10 @@ def test_method_factories_validate_their_arguments():
         fixedpoint.quasi_newton(num_probes=0)
     with pytest.raises(TypeError, match="diagonal"):
         fixedpoint.quasi_newton(diagonal=3)
+    with pytest.raises(TypeError, match="value_and_diagonal"):
+        fixedpoint.quasi_newton(value_and_diagonal=3)
+    with pytest.raises(ValueError, match="give one of"):
+        fixedpoint.quasi_newton(cells.gru.diagonal, value_and_diagonal=cells.gru.value_and_diagonal)
     with pytest.raises(ValueError, match="n_hidden"):
         cells.lstm.init(3, 0, jax.random.key(0))
 

@@ -135,13 +135,17 @@ def newton(jacobian: Optional[Callable] = None) -> Method:
 
 
 @memoized
-def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] = None) -> Method:
+def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] = None, *,
+                 value_and_diagonal: Optional[Callable] = None) -> Method:
     """quasi-DEER: A_t = diag J_t, never forming the dense Jacobian.
 
     The diagonal comes from, in this order of preference:
 
-    - ``diagonal(h, x, params) -> [n]`` when given (the cells in ``fixedpoint.cells`` provide
-      it in closed form, O(n^2) per step);
+    - ``value_and_diagonal(h, x, params) -> (f(h) [n], diag J [n])`` when given
+      (``cells.*.value_and_diagonal``): the step and its diagonal from one evaluation of the
+      cell's gates, so a sweep evaluates the cell once per step;
+    - ``diagonal(h, x, params) -> [n]`` when given (``cells.*.diagonal``, closed form, O(n^2) per
+      step); the step is then evaluated beside it;
     - by default, exactly from n Jacobian-vector products per step against the basis vectors,
       (J_t)_ii = (J_t e_i)_i, run one after another (``lax.fori_loop``) so each step holds O(n)
       numbers at a time, never the [n, n] Jacobian: peak memory O(T n), work O(n) step costs;
@@ -153,13 +157,28 @@ def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] 
     References: Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
     RNNs" (NeurIPS), section 4.1; Bekas et al. 2007, "An estimator for the diagonal of a matrix".
     """
+    given = [name for name, value in (("diagonal", diagonal), ("num_probes", num_probes),
+                                      ("value_and_diagonal", value_and_diagonal))
+             if value is not None]
+    if len(given) > 1:
+        raise ValueError(f"quasi_newton: give one of diagonal= (closed form), value_and_diagonal= "
+                         f"(fused closed form) or num_probes= (Hutchinson), got {given}.")
+    if value_and_diagonal is not None:
+        if not callable(value_and_diagonal):
+            raise TypeError(f"quasi_newton: value_and_diagonal must be callable (h, x, params) -> "
+                            f"(f [n], diag [n]), got {type(value_and_diagonal).__name__}.")
+
+        def linearize_fused(fn, h, x, params, key):
+            del fn, key
+            return value_and_diagonal(h, x, params)
+
+        return Method("quasi_newton(value_and_diagonal)", linearize_fused, _scan_solve,
+                      identity_finalize)
+
     if diagonal is not None:
         if not callable(diagonal):
             raise TypeError(f"quasi_newton: diagonal must be callable (h, x, params) -> [n], "
                             f"got {type(diagonal).__name__}.")
-        if num_probes is not None:
-            raise ValueError("quasi_newton: give diagonal= (closed form) or num_probes= "
-                             "(Hutchinson), not both.")
 
         def linearize(fn, h, x, params, key):
             del key
@@ -190,8 +209,8 @@ def _exact_diagonal(fn, h, x, params, key):
     n = h.shape[0]
 
     def column(i, diag):
-        e_i = (jnp.arange(n) == i).astype(h.dtype)
-        return diag.at[i].set(jvp(e_i)[i])
+        hot = jnp.arange(n) == i
+        return jnp.where(hot, jvp(hot.astype(h.dtype)), diag)    # entry i <- (J e_i)_i
 
     return f, lax.fori_loop(0, n, column, jnp.zeros_like(h))
 
