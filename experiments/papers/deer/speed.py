@@ -86,7 +86,7 @@ def sweep(grid, batch, repeats, rows, start):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True)
-    parser.add_argument("--quick", action="store_true", help="T <= 1e3, n <= 8, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="T = 256, n in {4, 8}, 1 repeat")
     parser.add_argument("--n", type=int, default=8, help="state size of the T sweep")
     parser.add_argument("--T_for_n", type=int, default=10_000, help="T of the n sweep")
     parser.add_argument("--batch", type=int, default=2)
@@ -100,7 +100,7 @@ def main(argv=None):
     Ts = [int(float(v)) for v in args.Ts.split(",")]
     ns = [int(v) for v in args.ns.split(",")]
     if args.quick:
-        Ts, ns, args.T_for_n, args.repeats = [300, 1_000], [2, 8], 300, 1
+        Ts, ns, args.T_for_n, args.repeats = [256], [4], 256, 1
     os.makedirs(args.workdir, exist_ok=True)
     start, rows = time.time(), []
     sweep([(args.n, T) for T in Ts], args.batch, args.repeats, rows, start)

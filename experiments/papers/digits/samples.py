@@ -17,7 +17,7 @@ Writes ``digits_samples.png`` (top: real test digits; per model one row of sampl
 sample's nearest training digit) and ``digits_samples.csv`` (model, sampler, nfe, fd, fd_untrained,
 score, floor, nn_distance_median, test_nn_distance_median).
 
-    python -m experiments.papers.digits.samples [--quick] [--num_samples 1000]
+    python -m experiments.papers.digits.samples [--quick] [--num_samples 500]
 
 References: the configs' papers (Karras et al. 2022; Ho et al. 2020; Liu et al. 2023); the
 nearest-neighbour check of Ho et al. 2020 (Fig. 10 and its appendix).
@@ -106,7 +106,7 @@ def plot(rows, shown, real, path):
 
 
 def main(argv=None):
-    args = common.parser(__doc__).parse_args(argv)
+    args = common.parser(__doc__, num_samples=500).parse_args(argv)
     if args.quick:
         args.num_samples = min(args.num_samples, 128)
     common.enable_compile_cache()

@@ -36,7 +36,7 @@ DATASETS = ("8gaussians", "swissroll", "moons")
 def make_config(dataset: str, quick: bool, steps, short_run: bool):
     c = toy2d_ebm.get_config("runlocal")
     c.data.name = dataset
-    c.training.num_steps = steps or (150 if quick else 3000)
+    c.training.num_steps = steps or (30 if quick else 3000)
     c.training.checkpoint_every = 10**9
     c.training.log_every = max(c.training.num_steps // 10, 1)
     if not quick:

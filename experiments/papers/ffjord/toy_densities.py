@@ -39,18 +39,19 @@ MODELS = {  # label -> (config, full-run overrides)
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--quick", action="store_true", help="tiny runs (a smoke test of the script)")
+    ap.add_argument("--quick", action="store_true", help="tiny runs on one data set (a smoke test of the script)")
     ap.add_argument("--steps", type=int, default=None, help="training steps of RealNVP and Glow")
     ap.add_argument("--cnf-steps", type=int, default=None, help="training steps of the CNF (~10x dearer a step)")
     args = ap.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
-    flow_steps = args.steps or (100 if args.quick else 2000)
-    cnf_steps = args.cnf_steps or (100 if args.quick else 1000)
-    lim, res_grid = 4.0, (60 if args.quick else 120)
+    flow_steps = args.steps or (20 if args.quick else 2000)
+    cnf_steps = args.cnf_steps or (10 if args.quick else 1000)
+    lim, res_grid = 4.0, (40 if args.quick else 120)
+    datasets = DATASETS[:1] if args.quick else DATASETS
     xs, ys, grid = plotting.grid_points((-lim, lim, -lim, lim), res_grid)
-    fig, axes = plotting.new_figure(ncols=1 + len(MODELS), nrows=len(DATASETS), size=2.4)
+    fig, axes = plotting.new_figure(ncols=1 + len(MODELS), nrows=len(datasets), size=2.4)
     rows = []
-    for i, dataset in enumerate(DATASETS):
+    for i, dataset in enumerate(datasets):
         for j, (label, (name, full)) in enumerate(MODELS.items()):
             overrides = {"data.name": dataset, "training.batch_size": 256}
             if not args.quick:

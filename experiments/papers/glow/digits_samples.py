@@ -40,7 +40,7 @@ def main(argv=None):
     ap.add_argument("--per-row", type=int, default=12)
     args = ap.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
-    steps = args.steps or (100 if args.quick else 3000)
+    steps = args.steps or (10 if args.quick else 3000)
     n = args.per_row
     images, _ = digits.load("test")
     rows_img = [2.0 * (images[:n].astype(np.float32) + 0.5) / digits.NUM_LEVELS - 1.0]

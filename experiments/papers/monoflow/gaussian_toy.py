@@ -93,7 +93,7 @@ def main(argv=None):
     ap.add_argument("--eta", type=float, default=0.05)
     args = ap.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
-    rounds, n = (60, 500) if args.quick else (300, 2000)
+    rounds, n = (20, 200) if args.quick else (300, 2000)
     key = jax.random.key(0)
     runner = jax.jit(run, static_argnums=(0, 1, 2, 3))
     results = {h: tuple(map(np.asarray, runner(h, rounds, n, args.eta, key))) for h in H_NAMES}

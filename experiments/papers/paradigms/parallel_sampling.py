@@ -45,7 +45,7 @@ FIELDS = ["problem", "solver", "steps", "method", "window", "tol", "devices", "s
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workdir", required=True)
-    p.add_argument("--quick", action="store_true", help="50 steps, 2 methods, 100 training steps")
+    p.add_argument("--quick", action="store_true", help="20 steps, 2 methods, 20 training steps")
     p.add_argument("--steps", default="50,200,1000")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--tol", type=float, default=1e-3)
@@ -189,7 +189,7 @@ def main(args):
         plot(rows, os.path.join(args.workdir, "paradigms_parallel_sampling.png"))
         return rows
     if args.quick:
-        args.steps, args.train_steps, args.repeats = "50", min(args.train_steps, 100), 1
+        args.steps, args.train_steps, args.repeats = "20", min(args.train_steps, 20), 1
     args.steps = [int(v) for v in args.steps.split(",")]
     os.makedirs(args.workdir, exist_ok=True)
     devices = jax.devices()[:8]

@@ -67,7 +67,7 @@ def main(argv=None):
     cfg.data.name = DATASET
     cfg.training.checkpoint_every = 10**9
     if args.quick:
-        cfg.training.num_steps = 150
+        cfg.training.num_steps = 30
     else:
         cfg.training.num_steps = 3000
         cfg.pfgm.hidden = (128, 128, 128)

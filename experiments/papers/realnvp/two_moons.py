@@ -33,7 +33,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=None)
     args = ap.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
-    steps = args.steps or (100 if args.quick else 4000)
+    steps = args.steps or (30 if args.quick else 4000)
     overrides = {"training.batch_size": 256}
     if not args.quick:
         overrides.update({"flow.kwargs.num_couplings": 8, "flow.kwargs.hidden": (128, 128)})

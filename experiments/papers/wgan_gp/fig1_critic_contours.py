@@ -84,7 +84,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gp-weight", type=float, default=10.0)
     args = ap.parse_args(argv)
-    steps = args.steps or (200 if args.quick else 2000)
+    steps = args.steps or (30 if args.quick else 2000)
     hidden = (64, 64) if args.quick else (256, 256, 256)   # the paper's 512 costs 4x the CPU
     os.makedirs(args.workdir, exist_ok=True)
     key = jax.random.key(args.seed)
