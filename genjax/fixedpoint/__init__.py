@@ -14,8 +14,9 @@ from genjax.fixedpoint.elk import damped, elk_step
 from genjax.fixedpoint.linear_scan import (linear_scan, linear_scan_associative,
                                            linear_scan_sequential)
 from genjax.fixedpoint.methods import (Info, Method, fallback, jacobi, newton, picard,
-                                       quasi_newton, sequential)
+                                       sequential)
 from genjax.fixedpoint.ode import solve_ode
+from genjax.fixedpoint.quasi import quasi_newton
 from genjax.fixedpoint.solve import sequential_scan, solve
 from genjax.fixedpoint.sweep import newton_sweep
 from genjax.fixedpoint.window import WindowInfo, newton_blocks, solve_window

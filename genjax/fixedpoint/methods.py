@@ -10,6 +10,7 @@ fixed point of (*) for any A_t; the choice of A_t sets the convergence speed and
     newton()        A_t = J_t = d f / d h_{t-1}   dense [n, n]   quadratic convergence (DEER)
     quasi_newton()  A_t = diag J_t               [n]            never forms J (quasi-DEER),
                                                                 exact diagonal by default
+                                                                (``quasi.py``)
     picard()        A_t = I                      [n]            cumulative-sum iteration
     jacobi()        A_t = 0                      (no scan)      h^(k+1)_t = f(h^(k)_{t-1}, x_t)
     damped(s, base) base's A_t, solved as a Levenberg-Marquardt step (ELK), see ``elk.py``
@@ -90,7 +91,8 @@ def identity_finalize(hs, info, run_sequential):
     return hs, info
 
 
-def _scan_solve(A, b, h0, hs):
+def scan_solve(A, b, h0, hs):
+    """The ``solve_linear`` of every undamped method: ``linear_scan(A, b, h0)`` (hs unused)."""
     del hs
     return linear_scan(A, b, h0)
 
@@ -122,7 +124,7 @@ def newton(jacobian: Optional[Callable] = None) -> Method:
     Length" (ICLR), eq. (5)-(7).
     """
     if jacobian is None:
-        return Method("newton", _dense_jacobian, _scan_solve, identity_finalize)
+        return Method("newton", _dense_jacobian, scan_solve, identity_finalize)
     if not callable(jacobian):
         raise TypeError(f"newton: jacobian must be callable (h, x, params) -> [n, n], "
                         f"got {type(jacobian).__name__}.")
@@ -131,88 +133,7 @@ def newton(jacobian: Optional[Callable] = None) -> Method:
         del key
         return fn(h), jacobian(h, x, params)
 
-    return Method("newton(jacobian)", linearize, _scan_solve, identity_finalize)
-
-
-@memoized
-def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] = None, *,
-                 value_and_diagonal: Optional[Callable] = None) -> Method:
-    """quasi-DEER: A_t = diag J_t, never forming the dense Jacobian.
-
-    The diagonal comes from, in this order of preference:
-
-    - ``value_and_diagonal(h, x, params) -> (f(h) [n], diag J [n])`` when given
-      (``cells.*.value_and_diagonal``): the step and its diagonal from one evaluation of the
-      cell's gates, so a sweep evaluates the cell once per step;
-    - ``diagonal(h, x, params) -> [n]`` when given (``cells.*.diagonal``, closed form, O(n^2) per
-      step); the step is then evaluated beside it;
-    - by default, exactly from n Jacobian-vector products per step against the basis vectors,
-      (J_t)_ii = (J_t e_i)_i, run one after another (``lax.fori_loop``) so each step holds O(n)
-      numbers at a time, never the [n, n] Jacobian: peak memory O(T n), work O(n) step costs;
-    - with ``num_probes=m``, Hutchinson's stochastic estimate diag J ~ (1/m) sum_i v_i * (J v_i),
-      Rademacher v_i: m JVPs per step and sweep, for large n (``solve`` then needs ``key``).
-
-    An inexact diagonal only slows convergence: the fixed point of (*) does not depend on A_t.
-
-    References: Gonzalez et al. 2024, "Towards Scalable and Stable Parallelization of Nonlinear
-    RNNs" (NeurIPS), section 4.1; Bekas et al. 2007, "An estimator for the diagonal of a matrix".
-    """
-    given = [name for name, value in (("diagonal", diagonal), ("num_probes", num_probes),
-                                      ("value_and_diagonal", value_and_diagonal))
-             if value is not None]
-    if len(given) > 1:
-        raise ValueError(f"quasi_newton: give one of diagonal= (closed form), value_and_diagonal= "
-                         f"(fused closed form) or num_probes= (Hutchinson), got {given}.")
-    if value_and_diagonal is not None:
-        if not callable(value_and_diagonal):
-            raise TypeError(f"quasi_newton: value_and_diagonal must be callable (h, x, params) -> "
-                            f"(f [n], diag [n]), got {type(value_and_diagonal).__name__}.")
-
-        def linearize_fused(fn, h, x, params, key):
-            del fn, key
-            return value_and_diagonal(h, x, params)
-
-        return Method("quasi_newton(value_and_diagonal)", linearize_fused, _scan_solve,
-                      identity_finalize)
-
-    if diagonal is not None:
-        if not callable(diagonal):
-            raise TypeError(f"quasi_newton: diagonal must be callable (h, x, params) -> [n], "
-                            f"got {type(diagonal).__name__}.")
-
-        def linearize(fn, h, x, params, key):
-            del key
-            return fn(h), diagonal(h, x, params)
-
-        return Method("quasi_newton", linearize, _scan_solve, identity_finalize)
-
-    if num_probes is None:
-        return Method("quasi_newton(exact)", _exact_diagonal, _scan_solve, identity_finalize)
-
-    if not isinstance(num_probes, int) or isinstance(num_probes, bool) or num_probes < 1:
-        raise ValueError(f"quasi_newton: num_probes must be an int >= 1, got {num_probes!r}.")
-
-    def linearize_stochastic(fn, h, x, params, key):
-        del x, params
-        f, jvp = jax.linearize(fn, h)
-        v = jax.random.rademacher(key, (num_probes,) + h.shape, dtype=h.dtype)
-        return f, jnp.mean(v * jax.vmap(jvp)(v), axis=0)
-
-    return Method(f"quasi_newton(probes={num_probes})", linearize_stochastic, _scan_solve,
-                  identity_finalize, needs_key=True)
-
-
-def _exact_diagonal(fn, h, x, params, key):
-    """(f(h), diag J) by n JVPs against e_1..e_n, one at a time: O(n) memory, no [n, n]."""
-    del x, params, key
-    f, jvp = jax.linearize(fn, h)
-    n = h.shape[0]
-
-    def column(i, diag):
-        hot = jnp.arange(n) == i
-        return jnp.where(hot, jvp(hot.astype(h.dtype)), diag)    # entry i <- (J e_i)_i
-
-    return f, lax.fori_loop(0, n, column, jnp.zeros_like(h))
+    return Method("newton(jacobian)", linearize, scan_solve, identity_finalize)
 
 
 @memoized
@@ -230,7 +151,7 @@ def picard() -> Method:
         del x, params, key
         return fn(h), jnp.ones_like(h)
 
-    return Method("picard", linearize, _scan_solve, identity_finalize, jacobian=False)
+    return Method("picard", linearize, scan_solve, identity_finalize, jacobian=False)
 
 
 @memoized
