@@ -27,7 +27,8 @@ MODELS = {"edm": ("digits_edm", ""), "edm_cond": ("digits_edm", "cond"), "ddpm":
           "rf": ("digits_rf", ""), "2rf": ("digits_rf", "reflow"), "distill": ("digits_rf", "distill")}
 TEACHERS = {"2rf": "rf", "distill": "2rf"}
 # Step budgets that differ from the config's default (the unconditional EDM model of the figures trained longer)
-STEPS = {"edm": 3000}
+# (ddpm and rf first ran 1500 steps with a constant EMA rate, then 500 more with the ramped half-life)
+STEPS = {"edm": 3000, "ddpm": 2000, "rf": 2000}
 DEFAULT_ROOT = os.path.join("runs", "figures", "digits")
 # --quick: the :runlocal budget (200 steps), except the guided model, which must have learned its labels
 # for guidance to raise the classifier accuracy (after 200 steps w = 2 already overshoots)
