@@ -27,8 +27,6 @@ Diffusion Probabilistic Models" (Table 1, Theorems 1-2); Ho et al. 2020 (DDPM va
 from __future__ import annotations
 
 import math
-import os
-import time
 
 import jax
 import jax.numpy as jnp
@@ -82,42 +80,23 @@ def run(m, args, log=print):
 
 
 def plot(rows, fd_floor, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for method, st in zip(METHODS, ("o-", "o--", "s-", "^-", "D-")):
         r = [x for x in rows if x["method"] == method]
         ax.plot([x["steps"] for x in r], [x["fd"] for x in r], st, label=method)
     ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor: real digits, same n ({fd_floor:.2f})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    common.decorate(ax, "sampling steps K", xlog=10)
     ax.set_xticks(sorted({x["steps"] for x in rows}), [str(k) for k in sorted({x["steps"] for x in rows})])
-    ax.set_xlabel("sampling steps K")
-    ax.set_ylabel("digits FD (lower is better)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
     ax.set_title("Reverse variances on the digits (Analytic-DPM Table 1 analogue)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path)
 
 
 def main(argv=None):
-    args = common.parser(__doc__, num_samples=500).parse_args(argv)
-    if args.quick:
-        args.num_samples = min(args.num_samples, 128)
-    common.enable_compile_cache()
-    out = common.outdir(args, "analytic_dpm_digits_table")
-    t0 = time.time()
+    args = common.start(__doc__, argv, num_samples=500, quick_samples=128)
     rows = run(common.model("ddpm", args), args)
-    fd_floor = common.floor(args.num_samples)
-    common.write_csv(os.path.join(out, "analytic_dpm_digits_table.csv"), rows)
-    common.write_json(os.path.join(out, "analytic_dpm_digits_table.json"),
-                      dict(num_samples=args.num_samples, floor=fd_floor, seconds=time.time() - t0, rows=rows))
-    plot(rows, fd_floor, os.path.join(out, "analytic_dpm_digits_table.png"))
-    print(f"wrote {out}/analytic_dpm_digits_table.png ({time.time() - t0:.0f} s)")
+    common.finish(args, "analytic_dpm_digits_table", rows, lambda png, fl: plot(rows, fl, png))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,33 @@ def outdir(args, name: str) -> str:
     return d
 
 
+def partial_csv(args, name: str) -> str:
+    """Where a long figure run writes its rows as they come (``<name>.partial.csv``)."""
+    return os.path.join(outdir(args, name), f"{name}.partial.csv")
+
+
+def start(doc: str, argv, num_samples: int = 500, quick_samples: int = 128):
+    """Parse a figure script's flags (``--quick`` caps the samples), switch the compile cache on: args."""
+    args = parser(doc, num_samples).parse_args(argv)
+    if args.quick:
+        args.num_samples = min(args.num_samples, quick_samples)
+    enable_compile_cache()
+    args.t0 = time.time()
+    return args
+
+
+def finish(args, name: str, rows: list, plot, with_floor: bool = True, **payload) -> None:
+    """Write ``<name>.csv``, ``<name>.json`` (rows, floor, seconds, machine) and ``<name>.png`` by
+    ``plot(png_path, floor)`` into the script's output folder."""
+    out = outdir(args, name)
+    fd_floor = floor(args.num_samples) if with_floor else None
+    write_csv(os.path.join(out, f"{name}.csv"), rows)
+    write_json(os.path.join(out, f"{name}.json"), dict(payload, num_samples=args.num_samples, floor=fd_floor,
+                                                        seconds=time.time() - args.t0, rows=rows))
+    plot(os.path.join(out, f"{name}.png"), fd_floor)
+    print(f"wrote {out}/{name}.png ({time.time() - args.t0:.0f} s)")
+
+
 class Trained(NamedTuple):
     name: str
     apply: object
@@ -112,6 +139,36 @@ def floor(n: int, repeats: int = 3) -> float:
     rng = np.random.default_rng(0)
     n = min(int(n), len(train))
     return float(np.mean([fd(train[rng.choice(len(train), n, replace=False)]) for _ in range(repeats)]))
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (figure scripts never open windows)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def decorate(ax, xlabel: str, ylabel: str = "digits FD (lower is better)", xlog=None, ylog: bool = True,
+             legend_size: int = 8, legend: bool = True) -> None:
+    """Labels, log axes (``xlog``: None, or the base), a light grid and the legend of one panel."""
+    if xlog:
+        ax.set_xscale("log", base=xlog)
+    if ylog:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    if legend:
+        ax.legend(fontsize=legend_size)
+
+
+def save(fig, path: str, title: str = "") -> None:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
 
 
 def write_csv(path: str, rows: list) -> None:

@@ -24,8 +24,6 @@ nearest-neighbour check of Ho et al. 2020 (Fig. 10 and its appendix).
 """
 from __future__ import annotations
 
-import os
-import time
 
 import jax
 import numpy as np
@@ -80,9 +78,7 @@ def run(args, log=print):
 
 
 def plot(rows, shown, real, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     strip = lambda a: np.concatenate(list(a[..., 0]), axis=1)                # noqa: E731
     blocks, labels = [strip(real), np.ones((2, 8 * SHOW))], ["real (test)", ""]
@@ -100,24 +96,13 @@ def plot(rows, shown, real, path):
     ax.set_yticks([v for v, lab in zip(ys, labels) if lab], [lab for lab in labels if lab], fontsize=7)
     ax.set_xticks([])
     ax.set_title("Digits models: samples and their nearest training digits")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path)
 
 
 def main(argv=None):
-    args = common.parser(__doc__, num_samples=500).parse_args(argv)
-    if args.quick:
-        args.num_samples = min(args.num_samples, 128)
-    common.enable_compile_cache()
-    out = common.outdir(args, "digits_samples")
-    t0 = time.time()
+    args = common.start(__doc__, argv, num_samples=500, quick_samples=128)
     rows, shown, real = run(args)
-    common.write_csv(os.path.join(out, "digits_samples.csv"), rows)
-    common.write_json(os.path.join(out, "digits_samples.json"), dict(num_samples=args.num_samples, floor=common.floor(args.num_samples),
-                                                                        seconds=time.time() - t0, rows=rows))
-    plot(rows, shown, real, os.path.join(out, "digits_samples.png"))
-    print(f"wrote {out}/digits_samples.png ({time.time() - t0:.0f} s)")
+    common.finish(args, "digits_samples", rows, lambda png, fl: plot(rows, shown, real, png))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ References: Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based
 """
 from __future__ import annotations
 
-import os
-import time
 
 import jax
 import numpy as np
@@ -59,9 +57,7 @@ def run(m, args, log=print):
 
 
 def plot(rows, fd_floor, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -74,31 +70,15 @@ def plot(rows, fd_floor, path):
             if b and np.isfinite(b[0]["fd"]):
                 ax.axhline(b[0]["fd"], color=c, ls=ls, lw=1, label=f"{name}, NFE {nfe}")
     ax.axhline(fd_floor, color="k", lw=0.8, ls="-.", label=f"floor: real digits, same n ({fd_floor:.2f})")
-    ax.set_xlabel("S_churn")
-    ax.set_ylabel("digits FD (lower is better)")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    common.decorate(ax, "S_churn", legend_size=7)
     ax.set_title("Stochastic sampling on the digits (EDM Fig. 4 analogue)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path)
 
 
 def main(argv=None):
-    args = common.parser(__doc__).parse_args(argv)
-    if args.quick:
-        args.num_samples = min(args.num_samples, 128)
-    common.enable_compile_cache()
-    out = common.outdir(args, "edm_digits_churn")
-    t0 = time.time()
+    args = common.start(__doc__, argv, num_samples=1000, quick_samples=128)
     rows = run(common.model("edm", args), args)
-    fd_floor = common.floor(args.num_samples)
-    common.write_csv(os.path.join(out, "edm_digits_churn.csv"), rows)
-    common.write_json(os.path.join(out, "edm_digits_churn.json"), dict(num_samples=args.num_samples, floor=fd_floor,
-                                                                          seconds=time.time() - t0, rows=rows))
-    plot(rows, fd_floor, os.path.join(out, "edm_digits_churn.png"))
-    print(f"wrote {out}/edm_digits_churn.png ({time.time() - t0:.0f} s)")
+    common.finish(args, "edm_digits_churn", rows, lambda png, fl: plot(rows, fl, png))
 
 
 if __name__ == "__main__":

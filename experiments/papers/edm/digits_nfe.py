@@ -26,7 +26,6 @@ References: Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based
 """
 from __future__ import annotations
 
-import os
 import time
 
 import jax
@@ -35,14 +34,15 @@ import numpy as np
 from experiments.papers.digits import common
 from genjax import samplers, schedules
 
-SETUPS = {"VP": (schedules.vp_linear(), "uniform", False), "VE": (schedules.ve(), "uniform", False),
-          "EDM": (schedules.edm(), "karras", True)}
+SETUPS = {"EDM": (schedules.edm(), "karras", True), "VP": (schedules.vp_linear(), "uniform", False),
+          "VE": (schedules.ve(), "uniform", False)}
 SOLVERS = {"euler": (samplers.euler, 1), "heun": (samplers.heun, 2), "rk4": (samplers.rk4, 4),
            "ddim": (samplers.ddim, 1), "dpm_solver_pp": (samplers.dpm_solver_pp, 1)}
+NAME = "edm_digits_nfe"
 NFES = (4, 8, 16, 32, 64)
 VP_VE_NFES = (4, 16, 64)       # the VP / VE setups at fewer points (each point is one more compile on CPU)
 VE_SOLVERS = ("euler", "heun", "dpm_solver_pp")   # on VE, DDIM is Euler in sigma and RK4 adds nothing new
-TOLS = (1e-2, 1e-3, 1e-4)
+TOLS = (1e-2, 1e-3)
 
 
 def steps_for(nfe: int, per_step: int, to_zero: bool) -> int:
@@ -72,6 +72,7 @@ def run(m, args, log=print):
             x, nfe, sec = common.draw(den, s, make(), ts, x0, denoise_final=not to_zero)
             rows.append(dict(setup=setup, sampler=name, steps=n, nfe=nfe, fd=common.fd(x), seconds=round(sec, 2)))
             log(f"{setup:4s} {name:14s} steps {n:4d} nfe {nfe:4d} fd {rows[-1]['fd']:8.3f} ({sec:.1f} s)")
+            common.write_csv(common.partial_csv(args, NAME), rows)    # a long run keeps what it has
         for tol in ((1e-1,) if setup == "EDM" else ()) if args.quick else TOLS:
             t0 = time.perf_counter()
             x, info = samplers.sample_adaptive(den, s, x0, rtol=tol, atol=tol, denoise_final=not to_zero)
@@ -84,9 +85,7 @@ def run(m, args, log=print):
 
 
 def plot(rows, fd_floor, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
     styles = {"euler": "o-", "heun": "s-", "rk4": "^-", "ddim": "v--", "dpm_solver_pp": "D-", "dopri5": "x:"}
@@ -96,34 +95,16 @@ def plot(rows, fd_floor, path):
             if r:
                 ax.plot([x["nfe"] for x in r], [x["fd"] for x in r], st, ms=4, label=name)
         ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor: real digits, same n ({fd_floor:.2f})")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("NFE (denoiser calls)")
+        common.decorate(ax, "NFE (denoiser calls)", "digits FD (lower is better)" if ax is axes[0] else "", xlog=2,
+                        legend=ax is axes[-1])
         ax.set_title(f"{setup} setup")
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("digits FD (lower is better)")
-    axes[-1].legend(fontsize=8)
-    fig.suptitle("Digits FD vs NFE on one trained EDM network (EDM Fig. 2 analogue)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path, "Digits FD vs NFE on one trained EDM network (EDM Fig. 2 analogue)")
 
 
 def main(argv=None):
-    args = common.parser(__doc__, num_samples=512).parse_args(argv)
-    if args.quick:
-        args.num_samples = min(args.num_samples, 128)
-    common.enable_compile_cache()
-    out = common.outdir(args, "edm_digits_nfe")
-    t0 = time.time()
-    m = common.model("edm", args)
-    rows = run(m, args)
-    fd_floor = common.floor(args.num_samples)
-    common.write_csv(os.path.join(out, "edm_digits_nfe.csv"), rows)
-    common.write_json(os.path.join(out, "edm_digits_nfe.json"), dict(num_samples=args.num_samples, floor=fd_floor,
-                                                                        seconds=time.time() - t0, rows=rows))
-    plot(rows, fd_floor, os.path.join(out, "edm_digits_nfe.png"))
-    print(f"wrote {out}/edm_digits_nfe.png ({time.time() - t0:.0f} s)")
+    args = common.start(__doc__, argv, num_samples=512, quick_samples=128)
+    rows = run(common.model("edm", args), args)
+    common.finish(args, NAME, rows, lambda png, fl: plot(rows, fl, png))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ Karras et al. 2022 (the sampler).
 """
 from __future__ import annotations
 
-import os
-import time
 
 import jax
 import numpy as np
@@ -78,9 +76,7 @@ def run(m, args, log=print):
 
 
 def plot(rows, grids, fd_floor, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     r = [x for x in rows if x["w"] >= 0]
     u = [x for x in rows if x["w"] < 0]
@@ -101,37 +97,20 @@ def plot(rows, grids, fd_floor, path):
     if u:
         ax2.axhline(u[0]["fd"], ls=":", color="gray", label="FD, unconditional")
     ax2.axhline(fd_floor, color="k", lw=0.8, ls="-.", label=f"floor: real digits, same n ({fd_floor:.2f})")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("guidance weight w")
-    ax2.set_ylabel("digits FD")
-    ax2.grid(alpha=0.3, which="both")
-    ax2.legend(fontsize=7)
+    common.decorate(ax2, "guidance weight w", "digits FD", legend_size=7)
     ax3 = fig.add_subplot(gs[2])
     rows_img = [np.concatenate(list(np.clip(grids[w][..., 0], -1, 1)), axis=1) for w in shown]
     ax3.imshow(np.concatenate(rows_img, axis=0), cmap="gray_r", vmin=-1, vmax=1)
     ax3.set_yticks([4 + 8 * i for i in range(len(shown))], [f"w={w:g}" for w in shown])
     ax3.set_xticks([4 + 8 * i for i in range(10)], [str(i) for i in range(10)])
     ax3.set_title("samples, label 0-9")
-    fig.suptitle("Classifier-free guidance on the digits: accuracy rises, diversity falls")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path, "Classifier-free guidance on the digits: accuracy rises, diversity falls")
 
 
 def main(argv=None):
-    args = common.parser(__doc__, num_samples=500).parse_args(argv)
-    if args.quick:
-        args.num_samples = min(args.num_samples, 200)
-    common.enable_compile_cache()
-    out = common.outdir(args, "guidance_digits_cfg")
-    t0 = time.time()
+    args = common.start(__doc__, argv, num_samples=500, quick_samples=200)
     rows, grids = run(common.model("edm_cond", args), args)
-    fd_floor = common.floor(args.num_samples)
-    common.write_csv(os.path.join(out, "guidance_digits_cfg.csv"), rows)
-    common.write_json(os.path.join(out, "guidance_digits_cfg.json"),
-                      dict(num_samples=args.num_samples, floor=fd_floor, seconds=time.time() - t0, rows=rows))
-    plot(rows, grids, fd_floor, os.path.join(out, "guidance_digits_cfg.png"))
-    print(f"wrote {out}/guidance_digits_cfg.png ({time.time() - t0:.0f} s)")
+    common.finish(args, "guidance_digits_cfg", rows, lambda png, fl: plot(rows, grids, fl, png))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ References: Song et al. 2021, "Score-Based Generative Modeling through Stochasti
 """
 from __future__ import annotations
 
-import os
 import time
 
 import jax
@@ -70,9 +69,7 @@ def run(args, log=print):
 
 
 def plot(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
     labels = list(dict.fromkeys(r["model"] for r in rows))
@@ -87,22 +84,13 @@ def plot(rows, path):
     ax.set_ylabel("test bits/dim (dequantized, 17 levels)")
     ax.legend(fontsize=7)
     ax.set_title("Diffusion models on the digits: probability-flow ODE likelihood (+- 2 s.e.)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path)
 
 
 def main(argv=None):
-    args = common.parser(__doc__).parse_args(argv)
-    common.enable_compile_cache()
-    out = common.outdir(args, "likelihood_table_diffusion_digits")
-    t0 = time.time()
+    args = common.start(__doc__, argv, num_samples=1000, quick_samples=1000)
     rows = run(args)
-    common.write_csv(os.path.join(out, "likelihood_table_diffusion_digits.csv"), rows)
-    common.write_json(os.path.join(out, "likelihood_table_diffusion_digits.json"),
-                      dict(tol=TOL, seconds=time.time() - t0, rows=rows))
-    plot(rows, os.path.join(out, "likelihood_table_diffusion_digits.png"))
-    print(f"wrote {out}/likelihood_table_diffusion_digits.png ({time.time() - t0:.0f} s)")
+    common.finish(args, "likelihood_table_diffusion_digits", rows, lambda png, fl: plot(rows, png), with_floor=False, tol=TOL)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ Rectified Flow" (Fig. 5's FID vs steps, Sec. 2.3 distillation, Definition 3.6).
 """
 from __future__ import annotations
 
-import os
-import time
 
 import jax
 import numpy as np
@@ -54,9 +52,7 @@ def run(args, log=print):
 
 
 def plot(rows, grids, fd_floor, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     fig = plt.figure(figsize=(11, 4.2))
     ax = fig.add_subplot(1, 2, 1)
@@ -64,12 +60,7 @@ def plot(rows, grids, fd_floor, path):
         r = [x for x in rows if x["model"] == label]
         ax.plot([x["steps"] for x in r], [x["fd"] for x in r], st, label=f"{label} (S = {r[0]['straightness']:.2e})")
     ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor: real digits, same n ({fd_floor:.2f})")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("Euler steps (NFE)")
-    ax.set_ylabel("digits FD (lower is better)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    common.decorate(ax, "Euler steps (NFE)", xlog=2)
     ax2 = fig.add_subplot(1, 2, 2)
     keys = [k for k in grids]
     img = np.concatenate([np.concatenate(list(np.clip(grids[k][..., 0], -1, 1)), axis=1) for k in keys], axis=0)
@@ -78,26 +69,13 @@ def plot(rows, grids, fd_floor, path):
                                                           for k in keys], fontsize=7)
     ax2.set_xticks([])
     ax2.set_title("Euler samples from the same noise")
-    fig.suptitle("Rectified flow on the digits: ReFlow straightens, distillation samples in one step")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    common.save(fig, path, "Rectified flow on the digits: ReFlow straightens, distillation samples in one step")
 
 
 def main(argv=None):
-    args = common.parser(__doc__, num_samples=500).parse_args(argv)
-    if args.quick:
-        args.num_samples = min(args.num_samples, 128)
-    common.enable_compile_cache()
-    out = common.outdir(args, "rectified_flow_digits_steps")
-    t0 = time.time()
+    args = common.start(__doc__, argv, num_samples=500, quick_samples=128)
     rows, grids = run(args)
-    fd_floor = common.floor(args.num_samples)
-    common.write_csv(os.path.join(out, "rectified_flow_digits_steps.csv"), rows)
-    common.write_json(os.path.join(out, "rectified_flow_digits_steps.json"),
-                      dict(num_samples=args.num_samples, floor=fd_floor, seconds=time.time() - t0, rows=rows))
-    plot(rows, grids, fd_floor, os.path.join(out, "rectified_flow_digits_steps.png"))
-    print(f"wrote {out}/rectified_flow_digits_steps.png ({time.time() - t0:.0f} s)")
+    common.finish(args, "rectified_flow_digits_steps", rows, lambda png, fl: plot(rows, grids, fl, png))
 
 
 if __name__ == "__main__":
