@@ -2,9 +2,11 @@ r"""EDM Fig. 4 on the digits: digits FD vs the stochasticity S_churn of EDM's sa
 
 The trained ``digits_edm`` network (shared with the other digits figures) is sampled with EDM's
 Algorithm 2 (``samplers.edm_stochastic``: churn, then a Heun step) on the Karras rho = 7 grid ending
-at sigma = 0, for S_churn in {0, 5, 10, 20, 40, 80} (S_churn = 0 is deterministic Heun) at two
+at sigma = 0, for S_churn in {0, 1, 2, 4, 8, 16} (S_churn = 0 is deterministic Heun) at two
 budgets (18 and 32 steps: 35 and 63 NFE), with S_tmin = 0.05, S_tmax = 50, S_noise = 1 (EDM's
-ImageNet-64 bounds; S_noise = 1 keeps the churn a pure Langevin-like exchange). Beside it, at the
+ImageNet-64 bounds; S_noise = 1 keeps the churn a pure Langevin-like exchange). The per-step
+gamma = min(S_churn / N, sqrt(2) - 1) saturates at S_churn = (sqrt(2) - 1) N (7.5 for 18 steps, 13.3 for
+32): beyond it every step adds the most noise Algorithm 2 allows (dotted lines in the figure). Beside it, at the
 same NFE: the reverse SDE by Euler-Maruyama and DDPM's ancestral sampler (beta-tilde variances) on
 the same grid with Tweedie's denoising at the last noisy time. All runs share the prior draws and
 the noise key.
@@ -27,7 +29,7 @@ from experiments.papers.digits import common
 from genjax import samplers, schedules
 
 S = schedules.edm()
-CHURNS = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)
+CHURNS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
 STEPS = (18, 32)          # Heun-type: 2N - 1 NFE on a grid ending at sigma = 0
 
 
@@ -65,6 +67,7 @@ def plot(rows, fd_floor, path):
     for c, nfe in zip(colors, nfes):
         r = [x for x in rows if x["sampler"] == "edm_stochastic" and x["nfe"] == nfe]
         ax.plot([x["s_churn"] for x in r], [x["fd"] for x in r], "o-", color=c, label=f"EDM Alg. 2, NFE {nfe}")
+        ax.axvline((2 ** 0.5 - 1) * r[0]["steps"], color=c, ls=":", lw=0.8)   # gamma saturates from here
         for name, ls in (("euler_maruyama", "--"), ("ancestral", ":")):
             b = [x for x in rows if x["sampler"] == name and x["nfe"] == nfe]
             if b and np.isfinite(b[0]["fd"]):
