@@ -117,16 +117,21 @@ def test_cfg_large_w_moves_mass_to_conditioned_component(key):
     assert fracs[4.0] > 0.95 and fracs[4.0] > fracs[0.0] + 0.08, fracs
 
 
-def test_bad_arguments_raise():
-    s = schedules.vp_linear()
-    d = lambda x, t: x
-    with pytest.raises(TypeError, match="cond_denoiser"):
-        guidance.cfg("model", d, 1.0)
-    with pytest.raises(ValueError, match="w must be finite"):
-        guidance.cfg(d, d, float("nan"))
-    with pytest.raises(TypeError, match="w must be a real scalar"):
-        guidance.cfg(d, d, [1.0, 2.0])
-    with pytest.raises(TypeError, match="Schedule"):
-        guidance.classifier_guidance(d, "vp", lambda x, t: x[:, 0], 1.0)
-    with pytest.raises(TypeError, match="log_prob_class_fn"):
-        guidance.classifier_guidance(d, s, None, 1.0)
+def _identity(x, t):
+    return x
+
+
+@pytest.mark.parametrize("error, call, match", [
+    pytest.param(TypeError, lambda: guidance.cfg("model", _identity, 1.0), "cond_denoiser", id="cond_denoiser"),
+    pytest.param(ValueError, lambda: guidance.cfg(_identity, _identity, float("nan")), "w must be finite",
+                 id="w_nan"),
+    pytest.param(TypeError, lambda: guidance.cfg(_identity, _identity, [1.0, 2.0]), "w must be a real scalar",
+                 id="w_list"),
+    pytest.param(TypeError, lambda: guidance.classifier_guidance(_identity, "vp", lambda x, t: x[:, 0], 1.0),
+                 "Schedule", id="schedule_type"),
+    pytest.param(TypeError, lambda: guidance.classifier_guidance(_identity, schedules.vp_linear(), None, 1.0),
+                 "log_prob_class_fn", id="log_prob_class_fn"),
+])
+def test_bad_arguments_raise(error, call, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -73,11 +73,11 @@ def test_forward_sde_marginals(name, key):
         np.testing.assert_allclose(float(xs.var()), var, rtol=5 * np.sqrt(2 / n) + 0.01)
 
 
-def test_constructors_reject_bad_input():
-    s = schedules.vp_linear()
-    with pytest.raises(TypeError, match="Schedule"):
-        sde.pf_ode("vp", GM.denoiser(s))
-    with pytest.raises(TypeError, match="callable"):
-        sde.reverse_sde(s, 3.0)
-    with pytest.raises(TypeError, match="Schedule"):
-        sde.forward_sde(None)
+@pytest.mark.parametrize("call, match", [
+    pytest.param(lambda: sde.pf_ode("vp", GM.denoiser(schedules.vp_linear())), "Schedule", id="pf_ode_schedule"),
+    pytest.param(lambda: sde.reverse_sde(schedules.vp_linear(), 3.0), "callable", id="reverse_sde_denoiser"),
+    pytest.param(lambda: sde.forward_sde(None), "Schedule", id="forward_sde_schedule"),
+])
+def test_constructors_reject_bad_input(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
