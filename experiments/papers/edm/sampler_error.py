@@ -175,12 +175,13 @@ YLABEL = {"ode_err": "mean |x - x_exact ODE|", "sw": "sliced W2 to data"}
 
 def plot(rows, names, path):
     """One row per (metric, grid), one column per schedule; at most 6 curves per panel."""
-    fig, axes = plotting.new_figure(ncols=len(names), nrows=len(PANELS), size=3.0)
+    ncols = len(names) + 1                       # the last column holds each row's legend
+    fig, axes = plotting.new_figure(ncols=ncols, nrows=len(PANELS), size=3.0)
     max_nfe = max(r["nfe"] for r in rows)
     ticks = [n for n in NFE_TICKS if n <= max_nfe]
     for row, (key, grid, solvers, what) in enumerate(PANELS):
         for col, name in enumerate(names):
-            ax = axes[row * len(names) + col]
+            ax = axes[row * ncols + col]
             for solver in solvers:
                 g = "adaptive" if solver == "dopri5" else grid
                 pts = sorted((r["nfe"], r[key]) for r in rows if (r["schedule"], r["grid"], r["solver"]) ==
@@ -202,7 +203,10 @@ def plot(rows, names, path):
             ax.xaxis.set_minor_formatter(ticker.NullFormatter())
             ax.tick_params(labelsize=7)
             ax.grid(True, which="major", alpha=0.3)
-        axes[row * len(names) + len(names) - 1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+        legend_ax = axes[row * ncols + ncols - 1]
+        legend_ax.axis("off")
+        legend_ax.legend(*axes[row * ncols].get_legend_handles_labels(), loc="center left", fontsize=8,
+                         title=what, title_fontsize=8)
     plotting.save(fig, path, dpi=110)
 
 
