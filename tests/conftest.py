@@ -15,7 +15,6 @@ subprocess trainers and notebook kernels started by the tests share it.
 """
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -66,10 +65,6 @@ def strict_dtypes():
         yield
 
 
-# Transitional: files not yet moved into the mirrored layout import this helper by its bare name.
-from tests import trainer_scoring as _trainer_scoring  # noqa: E402
-
-sys.modules.setdefault("trainer_scoring", _trainer_scoring)
 
 
 # pytest-xdist's --dist loadfile hands whole files to the workers in collection order. Starting the
@@ -79,7 +74,8 @@ sys.modules.setdefault("trainer_scoring", _trainer_scoring)
 SLOW_FIRST = (
     "experiments/test_configs_unet.py",
     "test_fixedpoint_solve.py",
-    "test_trainer_resume.py",
+    "experiments/test_trainer_resume.py",
+    "experiments/test_digits_figures.py",
     "nets/test_torch_import.py",
     "notebooks/test_samplers.py",
     "notebooks/test_deer.py",
@@ -89,7 +85,8 @@ SLOW_FIRST = (
     "experiments/test_configs_likelihood.py",
     "experiments/test_trainer_learns.py",
     "experiments/test_sample_metrics.py",
-    "test_families_ebm.py",
+    "families/test_ebm.py",
+    "families/test_gan.py",
 )
 _TESTS = pathlib.Path(__file__).resolve().parent
 

@@ -11,7 +11,7 @@ Hardware: one CPU (laptop); 20k steps of batch 256.
 
 Expected result: samples fill the 8 squares of the checkerboard with sharp edges. Measured
 (--mode eval, 1000 samples, Heun 50 steps): MMD^2 0.0074 to fresh data after 3000 steps (data vs
-data 0.0013, untrained model 0.78); the runlocal-plus test (tests/test_trainer_learns.py) asks
+data 0.0013, untrained model 0.78); the runlocal-plus test (tests/experiments/test_trainer_learns.py) asks
 for a factor 10 below the untrained model after 600 small steps.
 
 References: Lipman et al. 2023, "Flow Matching for Generative Modeling"; Liu et al. 2023,

@@ -14,7 +14,7 @@ Hardware: one CPU; 20k steps of 5 x 256 samples. The global batch is n_critic mi
 (one per critic step), so the runlocal batch is 5 x 64.
 
 Expected result: all 8 modes covered, high-quality rate > 0.9 (eval's ``modes_covered``,
-``hq_rate``); the runlocal-plus test (tests/test_families_gan.py) asserts MMD^2 down >= 5x and
+``hq_rate``); the runlocal-plus test (tests/families/test_gan.py) asserts MMD^2 down >= 5x and
 >= 6 modes after 600 steps.
 
 References: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs".

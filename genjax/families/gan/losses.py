@@ -39,7 +39,7 @@ N(m1, s1^2) and the quadratic critic D(x) = a x^2 / 2 + b x (phi = x and x^2/2):
 
 so with equal variances D* is linear with slope exactly m1 - m0 (positive when the data lie to the
 right of the generator: the critic rises towards the data), and a wider data distribution makes
-D* convex (a > 0). ``tests/test_families_gan.py`` checks both.
+D* convex (a > 0). ``tests/families/test_gan.py`` checks both.
 
 References: Goodfellow et al. 2014, "Generative Adversarial Nets"; Arjovsky et al. 2017,
 "Wasserstein GAN"; Gulrajani et al. 2017, "Improved Training of Wasserstein GANs";

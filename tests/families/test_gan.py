@@ -12,7 +12,7 @@ from genjax.families import gan, gan_train, monoflow
 from genjax.families.gan import objectives
 from genjax.train import ema_rate, init_state, players
 from genjax.nets.critics import MLPGenerator, ScalarMLP
-from trainer_scoring import train_and_score
+from tests.trainer_scoring import train_and_score
 
 LOG2 = math.log(2.0)
 

@@ -22,7 +22,7 @@ import pytest
 
 from genjax.train import checkpoint
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS, EVERY = 600, 50
 # A larger batch than :runlocal makes each step ~ms, so the run is still going when the first
 # checkpoint lands.

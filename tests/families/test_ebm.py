@@ -8,7 +8,7 @@ import pytest
 
 from genjax.families import ebm, ebm_train
 from genjax.train import players
-from trainer_scoring import train_and_score
+from tests.trainer_scoring import train_and_score
 
 MU = np.array([1.0, -2.0])
 SIGMA = np.array([[1.0, 0.5], [0.5, 2.0]])
