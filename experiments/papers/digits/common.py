@@ -30,14 +30,6 @@ from genjax.metrics import digits as digits_metric
 SHAPE = (8, 8, 1)
 
 
-def enable_compile_cache() -> None:
-    """The persistent XLA cache the test suite uses (``$GENJAX_COMPILE_CACHE``): re-runs skip compiling."""
-    path = os.environ.get("GENJAX_COMPILE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "genjax",
-                                                                  "jax-compile")
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-
-
 def parser(doc: str, num_samples: int = 1000) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--root", default=models.DEFAULT_ROOT, help="where the shared digits models are trained")
@@ -64,7 +56,7 @@ def start(doc: str, argv, num_samples: int = 500, quick_samples: int = 128):
     args = parser(doc, num_samples).parse_args(argv)
     if args.quick:
         args.num_samples = min(args.num_samples, quick_samples)
-    enable_compile_cache()
+    models.enable_compile_cache()
     args.t0 = time.time()
     return args
 
