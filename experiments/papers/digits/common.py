@@ -51,9 +51,13 @@ def partial_csv(args, name: str) -> str:
     return os.path.join(outdir(args, name), f"{name}.partial.csv")
 
 
-def start(doc: str, argv, num_samples: int = 500, quick_samples: int = 128):
-    """Parse a figure script's flags (``--quick`` caps the samples), switch the compile cache on: args."""
-    args = parser(doc, num_samples).parse_args(argv)
+def start(doc: str, argv, num_samples: int = 500, quick_samples: int = 128, extra=None):
+    """Parse a figure script's flags (``--quick`` caps the samples; ``extra(parser)`` adds the script's
+    own), switch the compile cache on: args."""
+    p = parser(doc, num_samples)
+    if extra is not None:
+        extra(p)
+    args = p.parse_args(argv)
     if args.quick:
         args.num_samples = min(args.num_samples, quick_samples)
     models.enable_compile_cache()

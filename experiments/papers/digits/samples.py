@@ -17,7 +17,7 @@ Writes ``digits_samples.png`` (top: real test digits; per model one row of sampl
 sample's nearest training digit) and ``digits_samples.csv`` (model, sampler, nfe, fd, fd_untrained,
 score, floor, nn_distance_median, test_nn_distance_median).
 
-    python -m experiments.papers.digits.samples [--quick] [--num_samples 500]
+    python -m experiments.papers.digits.samples [--quick] [--num_samples 500] [--models edm,ddpm]
 
 References: the configs' papers (Karras et al. 2022; Ho et al. 2020; Liu et al. 2023); the
 nearest-neighbour check of Ho et al. 2020 (Fig. 10 and its appendix).
@@ -60,7 +60,7 @@ def run(args, log=print):
     test = digits_metric.to_model_space(digits.load("test")[0])
     test_nn = float(np.median(nearest(test, train)[1]))
     rows, shown = [], {}
-    for name in models.MODELS:
+    for name in (args.models.split(",") if args.models else models.MODELS):
         cfg = models.config(name, args.root, args.quick)
         m = common.model(name, args)
         key = jax.random.key(args.seed)
@@ -100,7 +100,8 @@ def plot(rows, shown, real, path):
 
 
 def main(argv=None):
-    args = common.start(__doc__, argv, num_samples=500, quick_samples=128)
+    args = common.start(__doc__, argv, num_samples=500, quick_samples=128,
+                        extra=lambda p: p.add_argument("--models", default="", help="comma-separated subset"))
     rows, shown, real = run(args)
     common.finish(args, "digits_samples", rows, lambda png, fl: plot(rows, shown, real, png))
 
