@@ -51,10 +51,10 @@ def steps_for(nfe: int, per_step: int, to_zero: bool) -> int:
 
 
 def plan(setup: str, quick: bool):
-    """(sampler, target NFE) pairs of one setup; --quick: every sampler once at 16 NFE on the EDM setup
-    (the comparison the tests check) and Euler at 4 NFE on VP / VE (their code paths)."""
+    """(sampler, target NFE) pairs of one setup; --quick: every sampler at 16 NFE and Euler / Heun at 32 on
+    the EDM setup (the comparisons the tests check) and Euler at 4 NFE on VP / VE (their code paths)."""
     if quick:
-        return [(name, 16) for name in SOLVERS] if setup == "EDM" else [("euler", 4)]
+        return [(name, 16) for name in SOLVERS] + [("euler", 32), ("heun", 32)] if setup == "EDM" else [("euler", 4)]
     names = VE_SOLVERS if setup == "VE" else tuple(SOLVERS)
     return [(name, t) for name in names for t in (NFES if setup == "EDM" else VP_VE_NFES)]
 
@@ -68,6 +68,8 @@ def run(m, args, log=print):
         for name, target in plan(setup, args.quick):
             make, per_step = SOLVERS[name]
             n = steps_for(target, per_step, to_zero)
+            if any(r["setup"] == setup and r["sampler"] == name and r["steps"] == n for r in rows):
+                continue                                        # e.g. RK4: targets 4 and 8 are both 2 steps
             ts = schedules.time_grid(s, n, kind, to_zero=to_zero)
             x, nfe, sec = common.draw(den, s, make(), ts, x0, denoise_final=not to_zero)
             rows.append(dict(setup=setup, sampler=name, steps=n, nfe=nfe, fd=common.fd(x), seconds=round(sec, 2)))
