@@ -15,6 +15,10 @@ NOT comparable with each other:
 - binarised pixels b = [k > 8] (NADE, MADE, Bernoulli VAE): exact bits/dim of binary data (the
   independent-Bernoulli model fitted to the training marginals is the baseline).
 
+The diffusion models' bits/dim (``likelihood_table/diffusion_digits.py``: probability-flow ODE, same
+dequantized convention) are added from ``--diffusion_csv`` (default: the committed
+docs/figures/likelihood_table_diffusion_digits.csv) when it exists, in orange.
+
 Writes ``likelihood_table_bits_per_dim.csv`` and ``likelihood_table_bits_per_dim.png`` (two bar panels, one per convention).
 
 References: Dinh et al. 2015 / 2017; Kingma & Dhariwal 2018; Grathwohl et al. 2019; Kingma &
@@ -53,6 +57,20 @@ MODELS = {
 QUICK_MODELS = ("NICE", "VAE", "MADE")   # --quick: one flow, one VAE, one autoregressive model
 
 
+DIFFUSION_CSV = os.path.join("docs", "figures", "likelihood_table_diffusion_digits.csv")
+
+
+def diffusion_rows(path: str) -> list:
+    """The diffusion models' probability-flow ODE bits/dim (same dequantized convention), if measured."""
+    if not path or not os.path.exists(path):
+        return []
+    with open(path) as f:
+        got = [r for r in csv.DictReader(f) if r["divergence"] in ("exact", "hutchinson, 64")]
+    return [{"model": r["model"].split(" (")[0] + " (PF-ODE)", "config": r["model"].split("(")[-1].rstrip(")"),
+             "data": "dequantized", "bound": f"{r['divergence']}, {r['num_images']} digits", "steps": -1,
+             "train_seconds": 0.0, "test_bits_per_dim": round(float(r["bpd"]), 4)} for r in got]
+
+
 def bernoulli_baseline() -> float:
     """Test bits/dim of independent Bernoulli pixels with the (smoothed) training marginals."""
     train_b = np.asarray(digits.binarize(digits.load("train")[0]), np.float64).reshape(-1, 64)
@@ -67,6 +85,8 @@ def main(argv=None):
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--quick", action="store_true", help="tiny runs (a smoke test of the script)")
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--diffusion_csv", default=DIFFUSION_CSV,
+                    help="rows of likelihood_table/diffusion_digits.py to add (skipped when the file is absent)")
     ap.add_argument("--models", default=None, help="comma-separated subset of: " + ", ".join(MODELS)
                     + f" (default all; quick {','.join(QUICK_MODELS)})")
     args = ap.parse_args(argv)
@@ -97,6 +117,7 @@ def main(argv=None):
             rows.append({"model": label, "config": name, "data": convention, "bound": bound, "steps": n_steps,
                          "train_seconds": round(secs, 1), "test_bits_per_dim": round(m[f"{key}_bits_per_dim"], 4)})
             print(rows[-1], flush=True)
+    rows += diffusion_rows(args.diffusion_csv)
     baselines = {"dequantized": ("uniform", math.log2(digits.NUM_LEVELS)),
                  "binarised": ("indep. Bernoulli", bernoulli_baseline())}
     for conv, (lab, value) in baselines.items():
@@ -111,7 +132,7 @@ def main(argv=None):
         sub = [r for r in rows if r["data"] == conv]
         names = [f"{r['model']} ({r['bound']})" if r["bound"] != "exact" else r["model"] for r in sub]
         vals = [r["test_bits_per_dim"] for r in sub]
-        ax.barh(range(len(sub)), vals, color=["0.6" if r["steps"] == 0 else "C0" for r in sub])
+        ax.barh(range(len(sub)), vals, color=["0.6" if r["steps"] == 0 else "C1" if r["steps"] < 0 else "C0" for r in sub])
         for i, v in enumerate(vals):
             ax.text(v, i, f" {v:.3f}", va="center", fontsize=7)
         ax.set_yticks(range(len(sub)), names, fontsize=7)
