@@ -73,7 +73,7 @@ def strict_dtypes():
 # Paths are relative to tests/.
 SLOW_FIRST = (
     "experiments/test_configs_unet.py",
-    "test_fixedpoint_solve.py",
+    "fixedpoint/test_solve.py",
     "experiments/test_trainer_resume.py",
     "experiments/test_digits_figures.py",
     "nets/test_torch_import.py",

@@ -15,7 +15,7 @@ def test_jacobian_and_diagonal_equal_jacfwd(name):
     cell = CELLS[name]
     with jax.enable_x64(True):
         k_p, k_h, k_x = jax.random.split(jax.random.key(2), 3)
-        # n_hidden = 8: value_and_diagonal's v W^T branch (n >= 8); test_fixedpoint_sweep's
+        # n_hidden = 8: value_and_diagonal's v W^T branch (n >= 8); tests/fixedpoint/test_sweep.py's
         # fused == JVP iterates (n = 5) covers its W v branch.
         params = jax.tree.map(lambda a: a.astype(jnp.float64), cell.init(3, 8, key=k_p))
         d = cell.state_size(8)
