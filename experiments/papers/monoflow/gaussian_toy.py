@@ -6,7 +6,7 @@ Command:
 
 Each round: (1) fit the logistic discriminator d (a quadratic logit, the exact family of log
 ratios of two Gaussians) on samples of p vs the current particles by Newton's method on the
-logistic loss ``gan.critic_loss("monoflow", ...)`` -- its optimum is d* = log p/q; (2) move every
+logistic loss ``gan.logistic_critic_loss`` -- its optimum is d* = log p/q; (2) move every
 particle x <- x + eta grad h(d(x)) (``monoflow.velocity``). Four increasing maps h (vanilla,
 non_saturating, logit, arcsinh) are compared. The particles' Gaussian fit q_hat gives
 KL(q_hat || p) in closed form per round. Writes ``monoflow_gaussian_toy.png`` (particles of the "logit"
@@ -50,7 +50,7 @@ def _logit(theta):
 def fit_discriminator(theta, real, fake, num_newton: int = 4):
     """Newton steps on the (convex) logistic loss in the 6 quadratic-logit coefficients."""
     def loss(th):
-        return gan.critic_loss("monoflow", _logit(th), real, fake, None)
+        return gan.logistic_critic_loss(_logit(th), real, fake)
 
     def body(th, _):
         hess = jax.hessian(loss)(th) + 1e-4 * jnp.eye(6)

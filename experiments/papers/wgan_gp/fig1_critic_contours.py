@@ -45,7 +45,7 @@ METHODS = {"weight clipping": "wgan", "gradient penalty": "wgan_gp"}
 def train_critic(dataset: str, kind: str, steps: int, hidden, batch: int, key, gp_weight: float = 10.0):
     """Critic params after ``steps`` updates against fake = real + N(0, I); returns (apply, params)."""
     net = ScalarMLP(hidden=tuple(hidden))
-    obj = gan.objective(kind, gp_weight=gp_weight, clip=0.01)
+    obj = gan.objectives.wgan(clip=0.01) if kind == "wgan" else gan.objectives.wgan_gp(gp_weight=gp_weight)
     opt = optax.rmsprop(5e-5) if kind == "wgan" else optax.adam(1e-4, b1=0.5, b2=0.9)
     params = obj.project(net.init(key, jnp.zeros((1, 2))))
     state = opt.init(params)

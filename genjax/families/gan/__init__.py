@@ -22,21 +22,3 @@ from genjax.families.gan.objectives import Objective
 __all__ = ["Objective", "check_pair", "clip_weights", "gradient_penalty", "input_grad", "logistic_critic_loss",
            "losses", "minimax_generator_loss", "monoflow_generator_loss", "non_saturating_generator_loss",
            "objectives", "reflow_critic_loss", "scores", "wasserstein_critic_loss", "wasserstein_generator_loss"]
-
-
-# Transitional, for the figure scripts that still name an objective by a string
-# (experiments/papers/wgan_gp/fig1_critic_contours.py, experiments/papers/monoflow/gaussian_toy.py);
-# delete both functions once they call ``objectives.<name>()``. New code: the factories.
-def objective(kind: str, *, gp_weight: float = 10.0, clip: float = 0.01, h="logit") -> Objective:
-    """Transitional: ``objectives.<kind>(...)`` with the option it takes (ValueError for other kinds)."""
-    options = {"wgan": {"clip": clip}, "wgan_gp": {"gp_weight": gp_weight}, "monoflow": {"h": h}}
-    factory = getattr(objectives, kind, None) if kind in ("minimax", "non_saturating", "wgan", "wgan_gp",
-                                                          "reflow_critic", "monoflow") else None
-    if factory is None:
-        raise ValueError(f"unknown GAN objective kind {kind!r}")
-    return factory(**options.get(kind, {}))
-
-
-def critic_loss(kind: str, critic, real, fake, key, *, gp_weight: float = 10.0):
-    """Transitional: ``objective(kind, gp_weight=...).critic_loss(critic, real, fake, key)``."""
-    return objective(kind, gp_weight=gp_weight).critic_loss(critic, real, fake, key)
