@@ -56,10 +56,9 @@ def config(name: str, root: str = DEFAULT_ROOT, quick: bool = False):
         c.training.num_steps = QUICK_COND_STEPS
     elif not quick and name in STEPS:
         c.training.num_steps = STEPS[name]
-    if name in TEACHERS:
+    if name in TEACHERS:   # the teacher exactly as trained (steps, its own teacher): the shared run
+        c.reflow.teacher = config(TEACHERS[name], root, quick)
         c.reflow.teacher_workdir = workdir(TEACHERS[name], root, quick)
-        if TEACHERS[name] in TEACHERS:   # the teacher's own teacher: the shared run, not a nested copy
-            c.reflow.teacher.reflow.teacher_workdir = workdir(TEACHERS[TEACHERS[name]], root, quick)
     return c
 
 
