@@ -81,13 +81,13 @@ def plot(rows, shown, real, path):
     plt = common.pyplot()
 
     strip = lambda a: np.concatenate(list(a[..., 0]), axis=1)                # noqa: E731
-    blocks, labels = [strip(real), np.ones((2, 8 * SHOW))], ["real (test)", ""]
+    blocks, labels = [strip(real), -np.ones((2, 8 * SHOW))], ["real (test)", ""]
     for r in rows:
         x, nn = shown[r["model"]]
-        blocks += [strip(x), strip(nn), np.ones((2, 8 * SHOW))]
+        blocks += [strip(x), strip(nn), -np.ones((2, 8 * SHOW))]
         labels += [f"{r['model']}: {r['sampler']}\nFD {r['fd']:.2f}", "nearest train", ""]
     img = np.concatenate(blocks, axis=0)
-    fig, ax = plt.subplots(figsize=(6.5, 0.5 * img.shape[0] / 8 + 1))
+    fig, ax = plt.subplots(figsize=(8.5, 0.6 * img.shape[0] / 8 + 1))
     ax.imshow(img, cmap="gray_r", vmin=-1, vmax=1)
     ys, y = [], 0
     for b in blocks:
