@@ -90,15 +90,16 @@ def plot(rows, fd_floor, path):
     plt = common.pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-    styles = {"euler": "o-", "heun": "s-", "rk4": "^-", "ddim": "v--", "dpm_solver_pp": "D-", "dopri5": "x:"}
+    styles = {"euler": ("o-", "C0"), "heun": ("s-", "C1"), "rk4": ("^-", "C2"), "ddim": ("v--", "C3"),
+              "dpm_solver_pp": ("D-", "C4"), "dopri5": ("x:", "C5")}     # one colour per sampler in every panel
     for ax, setup in zip(axes, SETUPS):
-        for name, st in styles.items():
+        for name, (st, color) in styles.items():
             r = [x for x in rows if x["setup"] == setup and x["sampler"] == name and np.isfinite(x["fd"])]
             if r:
-                ax.plot([x["nfe"] for x in r], [x["fd"] for x in r], st, ms=4, label=name)
+                ax.plot([x["nfe"] for x in r], [x["fd"] for x in r], st, color=color, ms=4, label=name)
         ax.axhline(fd_floor, color="k", lw=0.8, ls=":", label=f"floor: real digits, same n ({fd_floor:.2f})")
         common.decorate(ax, "NFE (denoiser calls)", "digits FD (lower is better)" if ax is axes[0] else "", xlog=2,
-                        legend=ax is axes[-1])
+                        legend=ax is axes[0])
         ax.set_title(f"{setup} setup")
     common.save(fig, path, "Digits FD vs NFE on one trained EDM network (EDM Fig. 2 analogue)")
 
