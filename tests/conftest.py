@@ -72,10 +72,11 @@ def strict_dtypes():
 # instead of leaving one long file running alone (longest-processing-time-first scheduling).
 # Paths are relative to tests/.
 SLOW_FIRST = (
+    "experiments/test_digits_figures.py",
+    "experiments/test_figures.py",
     "experiments/test_configs_unet.py",
     "fixedpoint/test_solve.py",
     "experiments/test_trainer_resume.py",
-    "experiments/test_digits_figures.py",
     "nets/test_torch_import.py",
     "notebooks/test_samplers.py",
     "notebooks/test_deer.py",
