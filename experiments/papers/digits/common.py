@@ -20,6 +20,7 @@ import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from experiments.papers.digits import models
@@ -92,7 +93,6 @@ class Trained(NamedTuple):
 
     def untrained(self, key):
         """The same network at its initialisation (the reference an FD must beat)."""
-        import jax.numpy as jnp
         p = nets.init_params(self.net, jnp.zeros((1,) + SHAPE, jnp.float32), key)
         return self._replace(params=p)
 
