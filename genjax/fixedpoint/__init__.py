@@ -13,11 +13,11 @@ from genjax.fixedpoint import cells
 from genjax.fixedpoint.elk import damped, elk_step
 from genjax.fixedpoint.linear_scan import (linear_scan, linear_scan_associative,
                                            linear_scan_sequential)
-from genjax.fixedpoint.methods import (Info, Method, fallback, jacobi, newton, picard,
-                                       sequential)
+from genjax.fixedpoint.methods import fallback, jacobi, newton, picard, sequential
 from genjax.fixedpoint.ode import solve_ode
 from genjax.fixedpoint.quasi import quasi_newton
 from genjax.fixedpoint.solve import sequential_scan, solve
+from genjax.fixedpoint.strategy import Info, Method
 from genjax.fixedpoint.sweep import newton_sweep
 from genjax.fixedpoint.window import WindowInfo, newton_blocks, solve_window
 

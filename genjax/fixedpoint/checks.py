@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax.fixedpoint.methods import Method, identity_finalize
+from genjax.fixedpoint.strategy import Method, identity_finalize
 
 MAX_ITERS_CAP = 100
 
@@ -47,6 +47,14 @@ def tolerance(where: str, name: str, value, default: float, zero_ok: bool = Fals
         bound = ">= 0" if zero_ok else "> 0"
         raise ValueError(f"{where}: {name} must be finite and {bound}, got {value!r}.")
     return float(value)
+
+
+def callable_arg(where: str, name: str, value, signature: str = "") -> None:
+    """TypeError naming ``where`` and ``name`` unless ``value`` is callable (``signature``: the
+    call it must support, e.g. "(h, x, params) -> [n]", quoted in the message)."""
+    if not callable(value):
+        shape = f" {signature}" if signature else ""
+        raise TypeError(f"{where}: {name} must be callable{shape}, got {type(value).__name__}.")
 
 
 def method(where: str, value) -> Method:
@@ -110,8 +118,7 @@ def iteration_counts(where: str, max_iters, num_iters, default_max: int):
 
 def check_solve(where, step_fn, h0, xs, params, meth, max_iters, tol, rtol, init, num_iters, key):
     """All of ``solve``'s checks; returns (h0, T, max_iters, tol, rtol)."""
-    if not callable(step_fn):
-        raise TypeError(f"{where}: step_fn must be callable, got {type(step_fn).__name__}.")
+    callable_arg(where, "step_fn", step_fn)
     method(where, meth)
     h0 = initial_state(where, "h0", h0)
     T = sequence_length(where, xs)
@@ -139,8 +146,7 @@ def _loop_settings(where, h0, T, meth, tol, rtol, init, key):
 def check_ode(f, y0, ts, params, meth, max_iters, tol, rtol, init, num_iters, key):
     """All of ``solve_ode``'s checks; returns (y0, ts, max_iters, tol, rtol)."""
     where = "solve_ode"
-    if not callable(f):
-        raise TypeError(f"{where}: f must be callable (y, t, params) -> dy/dt, got {type(f).__name__}.")
+    callable_arg(where, "f", f, "(y, t, params) -> dy/dt")
     method(where, meth)
     if meth.finalize is not identity_finalize:
         raise ValueError(f"{where}: {meth.name} post-processes the solve (fallback); there is no "

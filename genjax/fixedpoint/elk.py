@@ -41,7 +41,8 @@ from jax import lax
 
 from genjax._memo import memoized
 from genjax.fixedpoint.linear_scan import HIGHEST, is_diagonal, linear_scan, matvec
-from genjax.fixedpoint.methods import Method, newton
+from genjax.fixedpoint.methods import newton
+from genjax.fixedpoint.strategy import Method
 
 Array = jax.Array
 

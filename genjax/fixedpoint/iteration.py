@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from genjax.fixedpoint.methods import Info
+from genjax.fixedpoint.strategy import Info
 
 Array = jax.Array
 

@@ -19,7 +19,7 @@ fixed point of (*) for any A_t; the choice of A_t sets the convergence speed and
 Every method except ``damped`` is exact after at most T sweeps: if h^(k)_1..h^(k)_{t-1} are
 exact, (*) makes h^(k+1)_t = f(h_{t-1}, x_t) exact too (Gonzalez et al. 2025).
 
-A strategy is a ``Method`` NamedTuple of pure functions (DESIGN.md section 3); wrappers such as
+A strategy is a ``Method`` NamedTuple of pure functions (``strategy.py``, DESIGN.md section 3); wrappers such as
 ``fallback(method)`` and ``damped(strength, base)`` compose them. The factories are memoised on
 their arguments, so ``newton()`` twice is one ``Method`` and a jitted caller compiles once.
 
@@ -30,71 +30,15 @@ Sequential Models with Linear Dynamical Systems" (Newton / quasi-Newton / Picard
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from genjax._memo import memoized
-from genjax.fixedpoint.linear_scan import linear_scan
-
-Array = jax.Array
-
-
-class Info(NamedTuple):
-    """Status of a solve, returned (never raised) from inside jit.
-
-    Attributes:
-      converged: bool [] -- every entry of the last update AND of the fixed-point residual of
-        the returned hs is <= tol + rtol * |h| (``solve``'s stopping rule); or the answer is the
-        sequential scan (fallback).
-      num_iters: int32 [] -- parallel sweeps performed (1 for ``sequential()``).
-      residual: float [] -- max_t |h_t - f(h_{t-1}, x_t)|_inf of the returned hs (0 for the
-        sequential scan, which satisfies the recurrence by construction).
-      fell_back: bool [] -- True when ``fallback(...)`` replaced a failed solve by ``lax.scan``.
-    """
-
-    converged: Array
-    num_iters: Array
-    residual: Array
-    fell_back: Array
-
-
-class Method(NamedTuple):
-    """A fixed-point strategy.
-
-    Attributes:
-      name: a readable label.
-      linearize: ``(fn, h, x, params, key) -> (f(h) [n], A)`` for one time step, where
-        ``fn(h) = step_fn(h, x, params)``; A is dense [n, n] or a diagonal [n]. ``None`` marks
-        ``sequential()`` (no iteration).
-      solve_linear: ``(A [T, ...], b [T, n], h0 [n], hs [T, n]) -> hs_new [T, n]`` solves (*);
-        ``hs`` is the current iterate (used by damped methods).
-      finalize: ``(hs, info, run_sequential) -> (hs, info)`` post-processing (``fallback``).
-      needs_key: whether ``linearize`` draws random numbers (``solve`` then needs ``key``).
-      jacobian: whether A_t is d f / d h_{t-1} or its diagonal (Newton, quasi-Newton and their
-        damped forms); ``solve_ode`` needs such a method (Picard's I and Jacobi's 0 are not).
-    """
-
-    name: str
-    linearize: Optional[Callable]
-    solve_linear: Optional[Callable]
-    finalize: Callable
-    needs_key: bool = False
-    jacobian: bool = True
-
-
-def identity_finalize(hs, info, run_sequential):
-    """The finalize step of every method but ``fallback``: returns (hs, info) unchanged."""
-    del run_sequential
-    return hs, info
-
-
-def scan_solve(A, b, h0, hs):
-    """The ``solve_linear`` of every undamped method: ``linear_scan(A, b, h0)`` (hs unused)."""
-    del hs
-    return linear_scan(A, b, h0)
+from genjax.fixedpoint.checks import callable_arg
+from genjax.fixedpoint.strategy import Info, Method, identity_finalize, scan_solve
 
 
 def _dense_jacobian(fn, h, x, params, key):
@@ -125,9 +69,7 @@ def newton(jacobian: Optional[Callable] = None) -> Method:
     """
     if jacobian is None:
         return Method("newton", _dense_jacobian, scan_solve, identity_finalize)
-    if not callable(jacobian):
-        raise TypeError(f"newton: jacobian must be callable (h, x, params) -> [n, n], "
-                        f"got {type(jacobian).__name__}.")
+    callable_arg("newton", "jacobian", jacobian, "(h, x, params) -> [n, n]")
 
     def linearize(fn, h, x, params, key):
         del key

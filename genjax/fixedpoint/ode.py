@@ -33,7 +33,8 @@ from jax.scipy.linalg import expm
 from genjax.fixedpoint import checks
 from genjax.fixedpoint.iteration import iterate
 from genjax.fixedpoint.linear_scan import matvec
-from genjax.fixedpoint.methods import Method, newton
+from genjax.fixedpoint.methods import newton
+from genjax.fixedpoint.strategy import Method
 from genjax.fixedpoint.sweep import contained_solve
 
 Array = jax.Array

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from genjax._memo import memoized
-from genjax.fixedpoint.methods import Method, identity_finalize, scan_solve
+from genjax.fixedpoint.checks import callable_arg
+from genjax.fixedpoint.strategy import Method, identity_finalize, scan_solve
 
 
 @memoized
@@ -54,9 +55,8 @@ def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] 
         raise ValueError(f"quasi_newton: give one of diagonal= (closed form), value_and_diagonal= "
                          f"(fused closed form) or num_probes= (Hutchinson), got {given}.")
     if value_and_diagonal is not None:
-        if not callable(value_and_diagonal):
-            raise TypeError(f"quasi_newton: value_and_diagonal must be callable (h, x, params) -> "
-                            f"(f [n], diag [n]), got {type(value_and_diagonal).__name__}.")
+        callable_arg("quasi_newton", "value_and_diagonal", value_and_diagonal,
+                     "(h, x, params) -> (f [n], diag [n])")
 
         def linearize_fused(fn, h, x, params, key):
             del fn, key
@@ -66,9 +66,7 @@ def quasi_newton(diagonal: Optional[Callable] = None, num_probes: Optional[int] 
                       identity_finalize)
 
     if diagonal is not None:
-        if not callable(diagonal):
-            raise TypeError(f"quasi_newton: diagonal must be callable (h, x, params) -> [n], "
-                            f"got {type(diagonal).__name__}.")
+        callable_arg("quasi_newton", "diagonal", diagonal, "(h, x, params) -> [n]")
 
         def linearize(fn, h, x, params, key):
             del key

@@ -24,7 +24,8 @@ from jax import lax
 from genjax.fixedpoint import checks
 from genjax.fixedpoint.implicit import evaluate, with_implicit_gradient
 from genjax.fixedpoint.iteration import iterate
-from genjax.fixedpoint.methods import Info, Method, newton
+from genjax.fixedpoint.methods import newton
+from genjax.fixedpoint.strategy import Info, Method
 from genjax.fixedpoint.sweep import newton_sweep, shift
 
 Array = jax.Array

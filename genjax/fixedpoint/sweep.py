@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 
 from genjax.fixedpoint.linear_scan import matvec
-from genjax.fixedpoint.methods import Method, newton
+from genjax.fixedpoint.methods import newton
+from genjax.fixedpoint.strategy import Method
 
 Array = jax.Array
 

@@ -44,8 +44,8 @@ from genjax._memo import memoized
 from genjax.fixedpoint import checks
 from genjax.fixedpoint.implicit import with_implicit_gradient
 from genjax.fixedpoint.linear_scan import linear_scan
-from genjax.fixedpoint.methods import Info, Method, identity_finalize
 from genjax.fixedpoint.solve import closure_converted, sequential_scan
+from genjax.fixedpoint.strategy import Info, Method, identity_finalize
 from genjax.fixedpoint.sweep import newton_sweep
 
 Array = jax.Array
