@@ -2,7 +2,8 @@
 
 A network may predict any of six quantities about ``x_t = alpha(t) x_0 + sigma(t) eps``; the
 canonical one is the denoiser ``D(x, t) ~ E[x_0 | x_t]`` (DESIGN.md section 1). With the schedule
-coefficients of a ``Node`` (``a = alpha``, ``s = sigma``, ``n = sqrt(a^2 + s^2)``,
+coefficients of a ``Node`` (``genjax/nodes.py``, re-exported here with ``coefficients``, ``finite``,
+``broadcast_time`` and ``pf_velocity``: ``a = alpha``, ``s = sigma``, ``n = sqrt(a^2 + s^2)``,
 ``p = s'/s``, ``q = a' - p a = a dlambda/dt``):
 
     kind        output from the denoiser D                       denoiser from the output
@@ -35,6 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax._memo import memoized
+from genjax.nodes import Node, broadcast_time, coefficients, finite, per_sample, pf_velocity
 from genjax.preconditioning import edm_coefficients, edm_coefficients_at, edm_loss_weight, edm_precond, edm_weight
 from genjax.schedules import Schedule
 
@@ -55,94 +57,31 @@ def check_predicts(predicts, allowed=PREDICTS, name: str = "predicts") -> None:
         raise ValueError(f"{name}: unknown prediction kind {predicts!r}; choose one of {allowed}")
 
 
-def broadcast_time(t: Array, x: Array) -> Array:
-    """t: [] or [B] -> broadcastable against x: [B, ...] (trailing singleton axes added)."""
-    t = jnp.asarray(t)
-    if not jnp.issubdtype(t.dtype, jnp.floating):
-        t = t.astype(jnp.result_type(float))
-    return t if t.ndim == 0 else t.reshape(t.shape + (1,) * (x.ndim - t.ndim))
-
-
-class Node(NamedTuple):
-    """Schedule coefficients at times t (every field has the shape and float dtype of t).
-
-    t, alpha, sigma, log_snr (lambda = log alpha/sigma), dalpha (alpha'), dlog_alpha
-    (f = alpha'/alpha), dlog_sigma (p = sigma'/sigma). At a clean end sigma(t) = 0 (EDM /
-    rectified t = 0) dlog_sigma = +inf: samplers never evaluate a field there.
-    """
-
-    t: Array
-    alpha: Array
-    sigma: Array
-    log_snr: Array
-    dalpha: Array
-    dlog_alpha: Array
-    dlog_sigma: Array
-
-
-def coefficients(s: Schedule, t) -> Node:
-    """All coefficients at t (any shape, dtype kept; integers become the default float), by
-    forward-mode autodiff of the schedule. alpha' comes from ``s.alpha`` (finite where alpha = 0).
-    """
-    t = jnp.asarray(t)
-    if not jnp.issubdtype(t.dtype, jnp.floating):
-        t = t.astype(jnp.result_type(float))
-    ones = jnp.ones_like(t)
-    alpha, dalpha = jax.jvp(s.alpha, (t,), (ones,))
-    la, dla = jax.jvp(s.log_alpha, (t,), (ones,))
-    ls, dls = jax.jvp(s.log_sigma, (t,), (ones,))
-    return Node(t=t, alpha=alpha, sigma=jnp.exp(ls), log_snr=la - ls, dalpha=dalpha, dlog_alpha=dla,
-                dlog_sigma=dls)
-
-
-def finite(node: Node) -> Node:
-    """The node with log_snr and f = dlog_alpha clipped to finite floats (they are infinite only where
-    alpha = 0 or sigma = 0; velocity-form steps never read them there): tables with no inf in them."""
-    clip = lambda a: jnp.nan_to_num(a, nan=jnp.nan)
-    return node._replace(log_snr=clip(node.log_snr), dlog_alpha=clip(node.dlog_alpha))
-
-
-def _b(c: Array, x: Array) -> Array:
-    """A scalar or per-sample [B] coefficient broadcast against x: [B, ...]."""
-    return c if jnp.ndim(c) == 0 else c.reshape(jnp.shape(c) + (1,) * (x.ndim - jnp.ndim(c)))
-
-
-def pf_velocity(node: Node, x: Array, d: Array) -> Array:
-    """The probability-flow velocity from a denoiser output: p x + q D, p = s'/s, q = a' - p a.
-
-    Equals f x - g^2/2 score = alpha' D + (sigma'/sigma)(x - alpha D).
-
-    References: Song et al. 2021 (eq. 13); Karras et al. 2022 (eq. 4).
-    """
-    p = _b(node.dlog_sigma, x)
-    return p * x + (_b(node.dalpha, x) - p * _b(node.alpha, x)) * d
-
-
 def _from_velocity(u, x, n):
-    p = _b(n.dlog_sigma, x)
-    return (u - p * x) / (_b(n.dalpha, x) - p * _b(n.alpha, x))
+    p = per_sample(n.dlog_sigma, x)
+    return (u - p * x) / (per_sample(n.dalpha, x) - p * per_sample(n.alpha, x))
 
 
 _TO_D = {
     "x0": lambda o, x, n: o,
-    "eps": lambda o, x, n: (x - _b(n.sigma, x) * o) / _b(n.alpha, x),
-    "score": lambda o, x, n: (x + jnp.square(_b(n.sigma, x)) * o) / _b(n.alpha, x),
+    "eps": lambda o, x, n: (x - per_sample(n.sigma, x) * o) / per_sample(n.alpha, x),
+    "score": lambda o, x, n: (x + jnp.square(per_sample(n.sigma, x)) * o) / per_sample(n.alpha, x),
     "v": lambda o, x, n: (lambda a, sg: a * x / (a * a + sg * sg) - sg * o * jax.lax.rsqrt(a * a + sg * sg))(
-        _b(n.alpha, x), _b(n.sigma, x)),
+        per_sample(n.alpha, x), per_sample(n.sigma, x)),
     "velocity": _from_velocity,
 }
 
 
 def _eps_of(d, x, n):
-    return (x - _b(n.alpha, x) * d) / _b(n.sigma, x)
+    return (x - per_sample(n.alpha, x) * d) / per_sample(n.sigma, x)
 
 
 _FROM_D = {
     "x0": lambda d, x, n: d,
     "eps": _eps_of,
-    "score": lambda d, x, n: (_b(n.alpha, x) * d - x) / jnp.square(_b(n.sigma, x)),
+    "score": lambda d, x, n: (per_sample(n.alpha, x) * d - x) / jnp.square(per_sample(n.sigma, x)),
     "v": lambda d, x, n: (lambda a, sg: (a * _eps_of(d, x, n) - sg * d) * jax.lax.rsqrt(a * a + sg * sg))(
-        _b(n.alpha, x), _b(n.sigma, x)),
+        per_sample(n.alpha, x), per_sample(n.sigma, x)),
     "velocity": lambda d, x, n: pf_velocity(n, x, d),
 }
 
@@ -181,11 +120,11 @@ def parameterization(predicts: str, sigma_data: float = 0.5) -> Parameterization
 
         def edm_inputs(x, n):
             _, _, c_in, c_noise = edm_coefficients_at(n.alpha, n.sigma, n.log_snr, sigma_data)
-            return _b(c_in, x) * x, c_noise
+            return per_sample(c_in, x) * x, c_noise
 
         def edm_d(o, x, n):
             c_skip, c_out, _, _ = edm_coefficients_at(n.alpha, n.sigma, n.log_snr, sigma_data)
-            return _b(c_skip, x) * x + _b(c_out, x) * o
+            return per_sample(c_skip, x) * x + per_sample(c_out, x) * o
 
         return Parameterization("edm", edm_inputs, edm_d, lambda o, x, n: pf_velocity(n, x, edm_d(o, x, n)))
     to_d = _TO_D[predicts]

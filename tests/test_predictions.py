@@ -103,21 +103,6 @@ def test_v_is_salimans_ho_on_vp(key):
     np.testing.assert_allclose(v, ref, rtol=1e-5, atol=1e-5)  # n = 1 exactly on VP
 
 
-def test_velocity_is_probability_flow_field(key):
-    """velocity(D) == f x - g^2/2 * score(D) for an arbitrary D (the identity in the docstring)."""
-    t = jnp.array([0.2, 0.5, 0.8])
-    x, d = _draws(key, 3)
-    for s in (schedules.vp_linear(), schedules.ve(), schedules.rectified()):
-        @jax.jit
-        def run(x, d, t):
-            u = predictions.from_denoiser("velocity", s, d, x, t)
-            score = predictions.from_denoiser("score", s, d, x, t)
-            return u, s.f(t)[:, None] * x - 0.5 * s.g2(t)[:, None] * score
-
-        u, pf = run(x, d, t)
-        np.testing.assert_allclose(u, pf, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(pf))))
-
-
 def test_broadcast_scalar_and_batched_t_over_images(key):
     s = schedules.vp_linear()
     x = jax.random.normal(key, (4, 2, 3, 3))
