@@ -1,20 +1,10 @@
 """Gaussian mixtures with exact noised densities, scores and denoisers for every schedule.
 
-Data ``x_0 ~ sum_k w_k N(m_k, diag(s_k^2))`` pushed through any Gaussian path
-``x_t = alpha(t) x_0 + sigma(t) eps`` (``genjax.schedules``) stays a mixture:
-
-    x_t | k ~ N(alpha m_k, diag(v_k)),        v_k = alpha^2 s_k^2 + sigma^2   (per dimension)
-    log p_t(x) = logsumexp_k [log w_k + log N(x; alpha m_k, v_k)]
-    r_k(x, t)  = p(c = k | x_t = x) = softmax_k [log w_k + log N(x; alpha m_k, v_k)]
-    score      = grad_x log p_t(x) = sum_k r_k (alpha m_k - x) / v_k
-    D(x, t)    = E[x_0 | x_t = x] = sum_k r_k (sigma^2 m_k + alpha s_k^2 x) / v_k
-
-which satisfy Tweedie's formula ``D = (x + sigma^2 score) / alpha``. Everything is computed from
-``log_alpha`` / ``log_sigma`` in log space (``log v_k = logaddexp(2 log alpha + 2 log s_k,
-2 log sigma)``, the ratios ``sigma^2 / v_k`` and ``alpha s_k^2 / v_k`` as exponentials of log
-differences, the responsibilities by a log-softmax), so float32 results are accurate at both ends
-of every schedule (VP alpha ~ 6e-3 at t = 1, EDM sigma = 80, sigma -> 0 at t -> 0, rectified
-alpha -> 0 at t -> 1) and finite at the clean end t = 0 of EDM / rectified grids.
+A ``GaussianMixture`` ``sum_k w_k N(m_k, diag(s_k^2))`` pushed through any Gaussian path
+``x_t = alpha(t) x_0 + sigma(t) eps`` stays a mixture, so its noised log-density, class
+posterior, score and denoiser ``D(x, t) = E[x_0 | x_t = x]`` are exact for every schedule
+(formulas and their float32 accuracy in ``mixture_exact.py``). The constructors below build the
+laws of the toy data sets (``eight_gaussians_mixture``, ``grid_mixture``) and random mixtures.
 
 These are the oracles the sampler, loss and likelihood tests check against.
 
@@ -25,18 +15,16 @@ References: Efron 2011, "Tweedie's Formula and Selection Bias"; Song et al. 2021
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax.data import mixture_exact
 from genjax.schedules import Schedule
 
 Array = jax.Array
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _is_traced(*xs) -> bool:
@@ -132,7 +120,7 @@ class GaussianMixture:
     def sample_with_labels(self, n: int, key) -> tuple[Array, Array]:
         """x_0 ~ p_0 with its component labels: ([n, d], [n] int32)."""
         _check_n(n)
-        return _sample(self, int(n), key)
+        return mixture_exact.sample(self, int(n), key)
 
     def sample(self, n: int, key) -> Array:
         """x_0 ~ p_0: [n, d]."""
@@ -140,14 +128,14 @@ class GaussianMixture:
 
     def log_prob(self, x: Array) -> Array:
         """log p_0(x) = logsumexp_k [log w_k + log N(x; m_k, diag(s_k^2))]: [B, d] -> [B]."""
-        return _log_prob(self, _check_x(x, self.dim))
+        return mixture_exact.log_prob(self, _check_x(x, self.dim))
 
     # --- exact noised quantities for a schedule --------------------------------------------------
     def _bind(self, s: Schedule, what: str):
         _check_schedule(s)
 
         def fn(x, t):
-            return _noised(self, s, what, _check_x(x, self.dim), t)
+            return mixture_exact.noised(self, s, what, _check_x(x, self.dim), t)
 
         fn.__doc__ = f"{what} of the mixture under the {s.name} schedule: fn(x [B, d], t [] or [B])."
         return fn
@@ -167,55 +155,6 @@ class GaussianMixture:
     def denoiser(self, s: Schedule) -> Callable[[Array, Array], Array]:
         """fn(x [B, d], t) -> E[x_0 | x_t = x] = sum_k r_k (sigma^2 m_k + alpha s_k^2 x) / v_k."""
         return self._bind(s, "denoiser")
-
-
-# --- jitted implementations (module level, so compiled once per shape and schedule) ---------------
-def _terms(gm: GaussianMixture, log_alpha, log_sigma, x):
-    """Per-component quantities for x: [B, d], log_alpha / log_sigma: [B].
-
-    Returns (joint [B, K] = log w_k + log N(x; alpha m_k, v_k), log_v [B, K, d],
-    diff [B, K, d] = x - alpha m_k).
-    """
-    la = log_alpha[:, None, None]
-    ls = log_sigma[:, None, None]
-    log_v = jnp.logaddexp(2.0 * la + 2.0 * jnp.log(gm.stds)[None], 2.0 * ls)  # [B, K, d]
-    diff = x[:, None, :] - jnp.exp(la) * gm.means[None]  # [B, K, d]
-    quad = jnp.sum(jnp.square(diff) * jnp.exp(-log_v), -1)
-    log_norm = -0.5 * jnp.sum(log_v, -1) - 0.5 * gm.dim * _LOG_2PI
-    joint = jnp.log(gm.weights)[None] + log_norm - 0.5 * quad
-    return joint, log_v, diff
-
-
-@functools.partial(jax.jit, static_argnums=(1,))
-def _sample(gm: GaussianMixture, n: int, key):
-    k_label, k_noise = jax.random.split(key)
-    labels = jax.random.categorical(k_label, jnp.log(gm.weights), shape=(n,))
-    eps = jax.random.normal(k_noise, (n, gm.dim), gm.means.dtype)
-    return gm.means[labels] + gm.stds[labels] * eps, labels.astype(jnp.int32)
-
-
-@jax.jit
-def _log_prob(gm: GaussianMixture, x):
-    zeros = jnp.zeros(x.shape[:1], gm.means.dtype)
-    joint, _, _ = _terms(gm, zeros, jnp.full_like(zeros, -jnp.inf), x)
-    return jax.nn.logsumexp(joint, -1)
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _noised(gm: GaussianMixture, s: Schedule, what: str, x, t):
-    t = jnp.broadcast_to(jnp.asarray(t, gm.means.dtype), x.shape[:1])
-    la, ls = s.log_alpha(t), s.log_sigma(t)
-    joint, log_v, diff = _terms(gm, la, ls, x)
-    if what == "log_prob":
-        return jax.nn.logsumexp(joint, -1)
-    if what == "class_log_prob":
-        return jax.nn.log_softmax(joint, -1)
-    r = jax.nn.softmax(joint, -1)[..., None]  # [B, K, 1]
-    if what == "score":
-        return -jnp.sum(r * diff * jnp.exp(-log_v), 1)
-    keep = jnp.exp(2.0 * ls[:, None, None] - log_v)  # sigma^2 / v_k              [B, K, d]
-    gain = jnp.exp(la[:, None, None] + 2.0 * jnp.log(gm.stds)[None] - log_v)  # alpha s_k^2 / v_k
-    return jnp.sum(r * (keep * gm.means[None] + gain * x[:, None, :]), 1)
 
 
 def _check_n(n) -> None:
