@@ -1,11 +1,12 @@
-"""Checkpoints with orbax (the only module of the repository that imports orbax), with checksums.
+"""Checkpoints with checksums: save every N steps, keep the last K, restore the latest good one.
 
 ``Checkpointer(directory, every=N, keep=K)`` wraps an orbax ``CheckpointManager``: ``save``
 writes the ``TrainState`` every N steps (asynchronously; ``force=True`` at exit), keeps the last
 K, and ``restore`` returns the latest *good* checkpoint, placed with the shardings of a template
 state. Each step directory holds two orbax items committed together: ``default`` (the state) and
 ``manifest`` (``genjax.train.integrity``: shape, dtype and ``zlib.crc32`` of every leaf, plus the
-manifest's own crc32). A step directory is good when
+manifest's own crc32), written and verified by ``checkpoint_io`` (the only module that imports
+orbax). A step directory is good when
 
 1. orbax finalised it (its ``commit_success.txt`` marker exists; orbax writes into a temporary
    directory and marks it only when every process has finished),
@@ -29,7 +30,6 @@ References: Orbax documentation, "Checkpointing PyTrees" / ``CheckpointManager``
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -37,43 +37,20 @@ import time
 from typing import Any
 
 import jax
-import numpy as np
-import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from genjax.train import checkpoint_io as step_io
 from genjax.train import integrity
+from genjax.train.checkpoint_io import CheckpointMismatch, abstract_like
+
+__all__ = ["CheckpointError", "CheckpointMismatch", "Checkpointer", "abstract_like"]
 
 PyTree = Any
-_COMMIT = "commit_success.txt"
-_STATE, _MANIFEST = "default", "manifest"  # the two orbax items of a step directory
-# Replicated arrays are split into per-replica slices for parallel writing only when a slice is
-# at least this large: small arrays (every array of a toy model) are written whole by replica 0,
-# which avoids one eager slice (and one compilation) per array and replica.
-MIN_REPLICA_SLICE_BYTES = 8 << 20
 log = logging.getLogger(__name__)
-
-
-def _handler() -> ocp.PyTreeCheckpointHandler:
-    th = ocp.type_handlers
-    registry = th.create_type_handler_registry(
-        (jax.Array, th.ArrayHandler(min_slice_bytes_for_replica_parallel=MIN_REPLICA_SLICE_BYTES)),
-        (np.ndarray, th.NumpyHandler()), (int, th.ScalarHandler()), (float, th.ScalarHandler()),
-        (np.number, th.ScalarHandler()))
-    return ocp.PyTreeCheckpointHandler(type_handler_registry=registry)
-
-
-def abstract_like(tree: PyTree) -> PyTree:
-    """ShapeDtypeStructs (with shardings) of a pytree of arrays: the restore template."""
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=getattr(a, "sharding", None)),
-                        tree)
 
 
 class CheckpointError(OSError):
     """A checkpoint could not be written or read (the message names the path and the errno)."""
-
-
-class CheckpointMismatch(ValueError):
-    """The checkpoint is intact but its structure differs from the template (a changed config)."""
 
 
 def _describe(e: BaseException) -> str:
@@ -84,18 +61,6 @@ def _describe(e: BaseException) -> str:
             return f"[Errno {seen.errno}] {seen.strerror}: {seen.filename or ''}".rstrip(": ")
         seen = seen.__cause__ or seen.__context__
     return f"{type(e).__name__}: {str(e)[:300]}"
-
-
-def _not_allowed(e: BaseException) -> bool:
-    """Whether a read failed for lack of permission (OSError EACCES / EPERM, tensorstore PERMISSION_DENIED)."""
-    seen = e
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in (errno.EACCES, errno.EPERM):
-            return True
-        if "PERMISSION_DENIED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class Checkpointer:
@@ -134,13 +99,8 @@ class Checkpointer:
             error.errno = e.errno
             raise error from e
 
-    def _open(self) -> ocp.CheckpointManager:
-        options = ocp.CheckpointManagerOptions(
-            save_interval_steps=1, max_to_keep=self.keep, create=not self.read_only,
-            cleanup_tmp_directories=not self.read_only, enable_async_checkpointing=self.async_save,
-            read_only=self.read_only)
-        handlers = {_STATE: _handler(), _MANIFEST: ocp.JsonCheckpointHandler()}
-        return ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
+    def _open(self):
+        return step_io.open_manager(self.directory, self.keep, self.async_save, self.read_only)
 
     # --- queries ----------------------------------------------------------------------------------
     def all_steps(self) -> list[int]:
@@ -149,14 +109,11 @@ class Checkpointer:
 
     def complete_steps(self) -> list[int]:
         """Steps whose directory carries orbax's commit marker, ascending."""
-        return [s for s in self.all_steps() if os.path.exists(os.path.join(self._step_dir(s), _COMMIT))]
+        return [s for s in self.all_steps() if step_io.committed(self._manager, s)]
 
     def latest_step(self) -> int | None:
         steps = self.complete_steps()
         return steps[-1] if steps else None
-
-    def _step_dir(self, step: int) -> str:
-        return str(self._manager.directory / str(step))
 
     # --- save / restore ---------------------------------------------------------------------------
     def save(self, state: PyTree, *, force: bool = False) -> bool:
@@ -170,71 +127,11 @@ class Checkpointer:
         step = int(jax.device_get(state.step))
         if step in self._manager.all_steps() or not (force or step % self.every == 0):
             return False
-        args = ocp.args.Composite(**{_STATE: ocp.args.PyTreeSave(state),
-                                     _MANIFEST: ocp.args.JsonSave(integrity.manifest(state))})
         try:
-            return bool(self._manager.save(step, args=args, force=True))
+            return bool(self._manager.save(step, args=step_io.save_items(state), force=True))
         except Exception as e:  # noqa: BLE001 - a failed (earlier async or this) save: one clear error
             raise CheckpointError(f"writing checkpoints to {self.directory} failed (step {step}, or the "
                                   f"asynchronous save before it): {_describe(e)}") from e
-
-    def _manifest_of(self, step: int) -> dict | None:
-        """The step's manifest (None if it was written without one); IntegrityError if unreadable."""
-        path = os.path.join(self._step_dir(step), _MANIFEST)
-        if not os.path.isdir(path):
-            return None
-        try:
-            m = self._manager.restore(step, args=ocp.args.Composite(**{_MANIFEST: ocp.args.JsonRestore()}))[_MANIFEST]
-        except Exception as e:  # noqa: BLE001
-            if _not_allowed(e):
-                raise
-            raise integrity.IntegrityError(f"the manifest cannot be read ({type(e).__name__})") from e
-        integrity.check_manifest(m)
-        return m
-
-    def _restore_step(self, step: int, abstract, restore_args, template) -> PyTree:
-        """One step's state, verified; IntegrityError / any read error if its data is damaged."""
-        m = self._manifest_of(step)
-        if m is not None:
-            mismatch = integrity.compare_structure(m, template)
-            if mismatch:
-                raise CheckpointMismatch(
-                    f"checkpoint {step} in {self.directory} does not fit the model built from the config "
-                    f"(the config changed?): " + "; ".join(mismatch[:8]) + (" ..." if len(mismatch) > 8 else ""))
-        try:
-            state = self._restore_item(step, abstract, restore_args)
-        except ValueError as e:
-            if "tree structures do not match" not in str(e):
-                raise
-            state = self._restore_without_empty_fields(step, abstract, restore_args, e)
-        got = int(jax.device_get(state.step))
-        if got != step:
-            raise integrity.IntegrityError(f"holds step {got}")
-        if m is None:
-            log.warning("checkpoint %s has no manifest (written before checksums): restored unverified",
-                        self._step_dir(step))
-        else:
-            integrity.verify(m, state)
-        return state
-
-    def _restore_item(self, step: int, abstract, restore_args) -> PyTree:
-        args = ocp.args.Composite(**{_STATE: ocp.args.PyTreeRestore(item=abstract, restore_args=restore_args)})
-        return self._manager.restore(step, args=args)[_STATE]
-
-    def _restore_without_empty_fields(self, step: int, abstract, restore_args, error) -> PyTree:
-        """A state whose leafless fields (e.g. ``TrainState.extra = None``) are absent on disk: the
-        leaves already matched the manifest, so restore the other fields and rebuild the state.
-        Anything else is a structure mismatch (CheckpointMismatch: nothing is moved), not damage."""
-        if not hasattr(abstract, "_asdict"):
-            raise CheckpointMismatch(f"checkpoint {step} in {self.directory} does not fit the state: {error}")
-        fields = {k: v for k, v in abstract._asdict().items() if jax.tree.leaves(v)}
-        args = {k: v for k, v in restore_args._asdict().items() if k in fields}
-        try:
-            got = self._restore_item(step, fields, args)
-        except ValueError as e:
-            raise CheckpointMismatch(f"checkpoint {step} in {self.directory} does not fit the state "
-                                     f"(the code or config changed?): {str(e)[:300]}") from e
-        return abstract._replace(**{k: None for k in abstract._fields if k not in fields}, **got)
 
     def restore(self, template: PyTree) -> PyTree | None:
         """The latest good checkpoint shaped and sharded like ``template``; None if there is none.
@@ -244,29 +141,28 @@ class Checkpointer:
         ``CheckpointMismatch`` (nothing moved) when an intact checkpoint does not fit the template.
         """
         self.wait()
-        abstract = abstract_like(template)
-        restore_args = ocp.checkpoint_utils.construct_restore_args(abstract)
+        plan = step_io.restore_plan(template)
         broken, restored = [], None
         for step in reversed(self.all_steps()):
             reason = None
-            if not os.path.exists(os.path.join(self._step_dir(step), _COMMIT)):
-                reason = f"no {_COMMIT} (half-written)"
+            if not step_io.committed(self._manager, step):
+                reason = f"no {step_io.COMMIT} (half-written)"
             else:
                 try:
-                    restored = self._restore_step(step, abstract, restore_args, template)
+                    restored = step_io.restore_step(self._manager, step, plan, template)
                 except CheckpointMismatch:
                     raise
                 except integrity.IntegrityError as e:
                     reason = str(e)
                 except Exception as e:  # noqa: BLE001 - any other read failure means "damaged" ...
-                    if _not_allowed(e):  # ... except a permission problem: the data may be fine
+                    if step_io.permission_denied(e):  # ... except a permission problem: the data may be fine
                         raise CheckpointError(f"cannot read checkpoint {step} in {self.directory}: "
                                               f"{_describe(e)}") from e
                     reason = f"{type(e).__name__}: {str(e)[:200]}"
             if reason is None:
                 break
             log.warning("checkpoint %d (%s) is damaged: %s; falling back to the previous one",
-                        step, self._step_dir(step), reason)
+                        step, step_io.step_dir(self._manager, step), reason)
             broken.append(step)
         if broken and not self.read_only:
             self._quarantine(broken)
@@ -282,11 +178,7 @@ class Checkpointer:
         if step is None or step not in self.complete_steps():
             raise ValueError(f"no complete checkpoint {step} in {self.directory}")
         self.wait()
-        meta = self._manager.item_metadata(step)[_STATE]
-        tree = getattr(meta, "tree", meta)
-        args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
-        return self._manager.restore(step, args=ocp.args.Composite(
-            **{_STATE: ocp.args.PyTreeRestore(restore_args=args)}))[_STATE]
+        return step_io.read_arrays(self._manager, step)
 
     def _quarantine(self, steps: list[int]) -> None:
         if jax.process_count() > 1:
@@ -296,7 +188,7 @@ class Checkpointer:
             os.makedirs(target, exist_ok=True)
             for step in steps:
                 dest = os.path.join(target, f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
-                shutil.move(self._step_dir(step), dest)
+                shutil.move(step_io.step_dir(self._manager, step), dest)
                 log.warning("moved damaged checkpoint %d to %s", step, dest)
         if jax.process_count() > 1:
             multihost_utils.sync_global_devices("genjax_checkpoint_quarantine_done")

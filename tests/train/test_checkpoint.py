@@ -1,24 +1,16 @@
-"""genjax.train.checkpoint: interval / keep-last-K, exact round trip, half-written dirs ignored."""
+"""genjax.train.checkpoint: interval / keep-last-K, exact round trip, damaged steps quarantined, read-only,
+permission errors."""
 import os
-import re
 import shutil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from genjax.train import checkpoint as ck
 from genjax.train import sharding as sh
-from genjax.train import state as st
-
-
-def _state(step, mesh):
-    tx = optax.adam(1e-3)
-    params = {"w": jnp.full((4, 3), float(step)), "b": jnp.arange(3.0) * step}
-    s = st.init_state(params, tx)._replace(step=jnp.int32(step))
-    return sh.put_replicated(s, mesh)
+from tests.train.checkpoint_states import random_state, small_state, write_two_steps
 
 
 @pytest.fixture
@@ -28,15 +20,15 @@ def mesh():
 
 def test_save_interval_keep_and_exact_restore(tmp_path, mesh):
     c = ck.Checkpointer(str(tmp_path / "ckpt"), every=2, keep=2)
-    saved = [c.save(_state(s, mesh)) for s in range(1, 7)]
+    saved = [c.save(small_state(s, mesh)) for s in range(1, 7)]
     assert saved == [False, True, False, True, False, True]  # every 2 steps
-    assert c.save(_state(7, mesh), force=True)  # forced (the exit save)
+    assert c.save(small_state(7, mesh), force=True)  # forced (the exit save)
     c.wait()
     assert c.complete_steps() == [6, 7]  # keep the last 2
-    template = _state(0, mesh)
+    template = small_state(0, mesh)
     r = c.restore(template)
     assert int(r.step) == 7
-    want = _state(7, mesh)
+    want = small_state(7, mesh)
     for a, b in zip(jax.tree.leaves(r), jax.tree.leaves(want)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # bitwise round trip
     assert r.params["w"].sharding.is_equivalent_to(sh.replicated(mesh), 2)
@@ -48,7 +40,7 @@ def test_save_interval_keep_and_exact_restore(tmp_path, mesh):
 
 def test_no_checkpoint_restores_none(tmp_path, mesh):
     c = ck.Checkpointer(str(tmp_path / "empty"), every=1)
-    assert c.restore(_state(0, mesh)) is None and c.latest_step() is None
+    assert c.restore(small_state(0, mesh)) is None and c.latest_step() is None
     c.close()
 
 
@@ -57,7 +49,7 @@ def test_half_written_checkpoint_is_ignored(tmp_path, mesh, damage):
     d = str(tmp_path / "ckpt")
     c = ck.Checkpointer(d, every=1, keep=5)
     for s in (3, 4):
-        c.save(_state(s, mesh))
+        c.save(small_state(s, mesh))
     c.close()
     bad = os.path.join(d, "5")
     if damage == "empty_dir":
@@ -72,32 +64,18 @@ def test_half_written_checkpoint_is_ignored(tmp_path, mesh, damage):
                     if f != "commit_success.txt":
                         open(os.path.join(root, f), "w").close()
     c = ck.Checkpointer(d, every=1, keep=5)
-    r = c.restore(_state(0, mesh))
+    r = c.restore(small_state(0, mesh))
     assert int(r.step) == 4 and float(r.params["w"][0, 0]) == 4.0  # the previous one
     assert not os.path.exists(bad) and os.listdir(d + ".broken")  # moved aside, not deleted
-    assert c.save(_state(5, mesh))  # the step can be written again
+    assert c.save(small_state(5, mesh))  # the step can be written again
     c.wait()
     assert c.complete_steps() == [3, 4, 5]
     c.close()
 
 
-def _random_state(step, mesh):
-    tx = optax.adam(1e-3)
-    k = jax.random.key(step)
-    params = {"w": jax.random.normal(k, (32, 32)), "b": jax.random.normal(jax.random.fold_in(k, 1), (32,))}
-    s = st.init_state(params, tx)._replace(step=jnp.int32(step))
-    return sh.put_replicated(s, mesh)
-
-
 @pytest.fixture(scope="module")
 def two_steps(tmp_path_factory):
-    """A checkpoint directory with steps 1 and 2 of random states."""
-    d = tmp_path_factory.mktemp("flips") / "ckpt"
-    c = ck.Checkpointer(str(d), every=1, keep=5)
-    for s in (1, 2):
-        c.save(_random_state(s, sh.data_mesh()))
-    c.close()
-    return d
+    return write_two_steps(tmp_path_factory.mktemp("flips") / "ckpt")
 
 
 def test_every_flipped_byte_is_caught_or_harmless(two_steps, tmp_path, mesh, caplog):
@@ -107,7 +85,7 @@ def test_every_flipped_byte_is_caught_or_harmless(two_steps, tmp_path, mesh, cap
     names the leaf, or tensorstore's own OCDBT checksum / a JSON error refuses the file) and 20 hit
     bytes that are not read back (unreferenced chunk copies, sharding metadata) and restore exactly.
     """
-    want = _random_state(2, mesh)
+    want = random_state(2, mesh)
     files = sorted(str(p.relative_to(two_steps)) for p in (two_steps / "2").rglob("*")
                    if p.is_file() and p.name != "commit_success.txt")
     outcome = {"fallback": 0, "exact": 0}
@@ -120,9 +98,9 @@ def test_every_flipped_byte_is_caught_or_harmless(two_steps, tmp_path, mesh, cap
             raw[pos] ^= 0xFF
             (d / name).write_bytes(bytes(raw))
             c = ck.Checkpointer(str(d), every=1, keep=5)
-            r = c.restore(_state(0, mesh)._replace(params=jax.tree.map(jnp.zeros_like, want.params),
-                                                   opt_state=jax.tree.map(jnp.zeros_like, want.opt_state),
-                                                   ema_params=jax.tree.map(jnp.zeros_like, want.params)))
+            r = c.restore(small_state(0, mesh)._replace(params=jax.tree.map(jnp.zeros_like, want.params),
+                                                        opt_state=jax.tree.map(jnp.zeros_like, want.opt_state),
+                                                        ema_params=jax.tree.map(jnp.zeros_like, want.params)))
             c.close()
             if int(r.step) == 1:
                 outcome["fallback"] += 1
@@ -137,41 +115,12 @@ def test_every_flipped_byte_is_caught_or_harmless(two_steps, tmp_path, mesh, cap
     assert outcome["fallback"] >= len(files) // 2, outcome
 
 
-def test_flip_inside_array_data_names_step_and_leaf(two_steps, tmp_path, mesh, caplog):
-    """Flips inside the largest OCDBT data file (the compressed arrays) at 4 places.
-
-    tensorstore reads those bytes back without complaint (changed values, the probe of the
-    issue): the manifest's crc32 must refuse step 2 and name the step and the damaged leaf.
-    """
-    want = _random_state(2, mesh)
-    data = max((two_steps / "2").rglob("ocdbt.process_0/d/*"), key=lambda p: p.stat().st_size)
-    rel, size = data.relative_to(two_steps), data.stat().st_size
-    named = []
-    for k, frac in enumerate((0.2, 0.4, 0.6, 0.8)):
-        d = tmp_path / f"ckpt{k}"
-        shutil.copytree(two_steps, d)
-        raw = bytearray((d / rel).read_bytes())
-        raw[int(frac * size)] ^= 0x01
-        (d / rel).write_bytes(bytes(raw))
-        c = ck.Checkpointer(str(d), every=1, keep=5)
-        r = c.restore(_random_state(0, mesh))
-        c.close()
-        if int(r.step) == 2:  # bytes not read back: the state must be exact
-            for a, b in zip(jax.tree.leaves(r), jax.tree.leaves(want)):
-                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-        named += re.findall(rf"checkpoint 2 \({re.escape(str(d / '2'))}\) is damaged: leaf (\S+): crc32", caplog.text)
-        caplog.clear()
-    assert named, "no flip was caught by the manifest"
-    assert all(n.startswith((".params[", ".opt_state[", ".ema_params[")) for n in named), named
-
-
 def test_a_template_that_does_not_fit_moves_nothing(two_steps, tmp_path, mesh):
     d = tmp_path / "ckpt"
     shutil.copytree(two_steps, d)
     c = ck.Checkpointer(str(d), every=1, keep=5)
-    with pytest.raises(ck.CheckpointMismatch, match=r"checkpoint 2 .* does not fit .*\.params\['w'\]: "
-                                                     r"checkpoint float32\(32, 32\) vs model float32\(4, 3\)"):
-        c.restore(_state(0, mesh))
+    with pytest.raises(ck.CheckpointMismatch, match="checkpoint 2 "):  # the message: test_checkpoint_io.py
+        c.restore(small_state(0, mesh))
     c.close()
     assert sorted(os.listdir(d)) == ["1", "2"] and not (tmp_path / "ckpt.broken").exists()
 
@@ -182,9 +131,9 @@ def test_read_only_never_writes(two_steps, tmp_path, mesh):
     os.remove(d / "2" / "commit_success.txt")  # damaged: a read-only restore skips it, moves nothing
     before = sorted(str(p) for p in d.rglob("*"))
     c = ck.Checkpointer(str(d), read_only=True)
-    assert int(c.restore(_random_state(0, mesh)).step) == 1
+    assert int(c.restore(random_state(0, mesh)).step) == 1
     with pytest.raises(ck.CheckpointError, match="read-only"):
-        c.save(_random_state(3, mesh))
+        c.save(random_state(3, mesh))
     c.close()
     assert sorted(str(p) for p in d.rglob("*")) == before and not (tmp_path / "ckpt.broken").exists()
     assert not ck.Checkpointer(str(tmp_path / "absent"), read_only=True).all_steps()
@@ -202,6 +151,6 @@ def test_unreadable_checkpoint_is_an_error_not_damage(two_steps, tmp_path, mesh)
 
     c._manager.restore = denied
     with pytest.raises(ck.CheckpointError, match=r"cannot read checkpoint 2 in .*\[Errno 13\] Permission denied"):
-        c.restore(_random_state(0, mesh))
+        c.restore(random_state(0, mesh))
     c.close()
     assert sorted(os.listdir(d)) == ["1", "2"] and not (tmp_path / "ckpt.broken").exists()
