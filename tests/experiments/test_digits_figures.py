@@ -21,6 +21,8 @@ import pytest
 
 from experiments.papers.digits import models
 
+pytestmark = pytest.mark.figures   # make test-figures (CI runs it after make test)
+
 SCRIPTS = {"digits_samples": "experiments.papers.digits.samples",
            "edm_digits_nfe": "experiments.papers.edm.digits_nfe",
            "edm_digits_churn": "experiments.papers.edm.digits_churn",

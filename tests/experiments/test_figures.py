@@ -32,7 +32,7 @@ def quick_runs(tmp_path_factory):
     return runs, rc
 
 
-@pytest.mark.slow
+@pytest.mark.figures   # make test-figures (CI runs it after make test)
 def test_every_quick_script_succeeds(quick_runs):
     runs, rc = quick_runs
     logs = {p.stem: p.read_text()[-2000:] for p in (runs / "logs").glob("*.log")}
@@ -40,7 +40,7 @@ def test_every_quick_script_succeeds(quick_runs):
     assert rc == 0 and not failed, {name: logs.get(name) for name in failed}
 
 
-@pytest.mark.slow
+@pytest.mark.figures   # make test-figures (CI runs it after make test)
 @pytest.mark.parametrize("fig", QUICK, ids=lambda f: f.name)
 def test_quick_script_writes_png_and_csv(quick_runs, fig):
     runs, _ = quick_runs
