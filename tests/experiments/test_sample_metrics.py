@@ -11,7 +11,7 @@ import pytest
 
 from experiments import train
 from experiments.configs import digits_ddpm
-from experiments.tasks import _sample_metrics
+from experiments.tasks import _evaluate, _sample_metrics
 from experiments.tasks._sample_metrics import sample_metrics
 from genjax.metrics import fid, kid, precision_recall
 
@@ -57,7 +57,8 @@ def test_eval_mode_writes_digits_fd(tmp_path, key, monkeypatch):
     c.eval.periodic = True
     train.run(c, str(tmp_path))
     seen = []
-    monkeypatch.setattr(train, "sample_metrics", lambda x, *a, **k: seen.append(x.shape) or sample_metrics(x, *a, **k))
+    monkeypatch.setattr(_evaluate, "sample_metrics",
+                        lambda x, *a, **k: seen.append(x.shape) or sample_metrics(x, *a, **k))
     train.run(c, str(tmp_path), mode="eval")
     assert seen == [(64, 8, 8, 1)]
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
