@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from genjax.train import checkpoint
+from tests.conftest import TEST_XLA_FLAGS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS, EVERY = 600, 50
@@ -39,7 +40,7 @@ def _cmd(config, workdir):
 
 def _env():  # the compile cache settings come from tests/conftest.py through os.environ
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = TEST_XLA_FLAGS   # the suite's compile flags, nothing else (no forced device count)
     return env
 
 

@@ -21,6 +21,7 @@ import pytest
 from experiments import train
 from genjax.train import checkpoint
 from genjax.train.lock import WorkdirLocked
+from tests.conftest import TEST_XLA_FLAGS
 from tests.experiments.test_trainer_safety import config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ def _cmd(workdir, **overrides):
 
 def _env():  # the compile cache settings come from tests/conftest.py through os.environ
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = TEST_XLA_FLAGS   # the suite's compile flags, nothing else (no forced device count)
     return env
 
 
