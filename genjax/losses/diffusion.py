@@ -61,16 +61,10 @@ def dsm(apply: Callable, s: Schedule, target: str = "eps", weighting="none", t_s
     wt.check_p_uncond(p_uncond)
 
     def loss_fn(params, batch, key):
-        wt.check_batch(batch)
-        x0 = jnp.asarray(batch["x"], jnp.float32)
-        k_t, k_eps, k_lab, k_net = jax.random.split(key, 4)
-        t, iw = sampler(s, (x0.shape[0],), k_t)
-        eps = jax.random.normal(k_eps, x0.shape, x0.dtype)
-        xt = wt.bcast(s.alpha(t), x0) * x0 + wt.bcast(s.sigma(t), x0) * eps
-        label = wt.labels(batch, p_uncond, k_lab)
-        out = apply(params, xt, t, label, train=train, key=k_net)
-        err = wt.per_example(jnp.square(out - wt.conditional_target(target, s, x0, eps, t)))
-        loss = jnp.mean(iw * weight(s, t, target) * err)
+        n = wt.noised(s, sampler, batch, p_uncond, key)
+        out = apply(params, n.xt, n.t, n.label, train=train, key=n.key)
+        err = wt.per_example(jnp.square(out - wt.conditional_target(target, s, n.x0, n.eps, n.t)))
+        loss = jnp.mean(n.iw * weight(s, n.t, target) * err)
         return loss, {"loss": loss, "mse": jnp.mean(err)}
 
     return loss_fn
@@ -105,19 +99,14 @@ def edm(apply: Callable, s: Schedule, *, sigma_data: Optional[float] = None, p_m
     wt.check_p_uncond(p_uncond)
 
     def loss_fn(params, batch, key):
-        wt.check_batch(batch)
-        x0 = jnp.asarray(batch["x"], jnp.float32)
-        k_t, k_eps, k_lab, k_net = jax.random.split(key, 4)
-        t, iw = sampler(s, (x0.shape[0],), k_t)
-        eps = jax.random.normal(k_eps, x0.shape, x0.dtype)
-        a, sg = wt.bcast(s.alpha(t), x0), wt.bcast(s.sigma(t), x0)
-        xt = a * x0 + sg * eps
-        _, _, c_in, c_noise = edm_coefficients(s, t, sd)
-        label = wt.labels(batch, p_uncond, k_lab)
-        out = apply(params, wt.bcast(c_in, x0) * xt, c_noise, label, train=train, key=k_net)
-        f_target = (sg * x0 - a * sd**2 * eps) * wt.bcast(c_in, x0) / sd
+        n = wt.noised(s, sampler, batch, p_uncond, key)
+        a, sg = wt.bcast(s.alpha(n.t), n.x0), wt.bcast(s.sigma(n.t), n.x0)
+        _, _, c_in, c_noise = edm_coefficients(s, n.t, sd)
+        c_in = wt.bcast(c_in, n.x0)
+        out = apply(params, c_in * n.xt, c_noise, n.label, train=train, key=n.key)
+        f_target = (sg * n.x0 - a * sd**2 * n.eps) * c_in / sd
         err = wt.per_example(jnp.square(out - f_target))
-        loss = jnp.mean(iw * err)
+        loss = jnp.mean(n.iw * err)
         return loss, {"loss": loss, "mse": jnp.mean(err)}
 
     return loss_fn

@@ -10,7 +10,7 @@ References: Ho et al. 2020; Karras et al. 2022; Esser et al. 2024; Ho & Salimans
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -112,3 +112,29 @@ def check_batch(batch, needs=("x",)) -> None:
 def per_example(err2: Array) -> Array:
     """Mean over all but the leading axis: [B, ...] -> [B]."""
     return jnp.mean(err2.reshape(err2.shape[0], -1), axis=-1)
+
+
+class Noised(NamedTuple):
+    """One draw of the forward process for a batch (see ``noised``)."""
+    x0: Array       # [B, ...] float32 data
+    t: Array        # [B] times
+    iw: Array       # [B] importance weights of the time sampler
+    eps: Array      # [B, ...] standard normal noise
+    xt: Array       # [B, ...] alpha(t) x0 + sigma(t) eps
+    label: Optional[Array]   # [B] labels after dropout (None when the batch has none)
+    key: jax.Array  # the network's own key (dropout)
+
+
+def noised(s: Schedule, sampler: Callable, batch: dict, p_uncond: float, key) -> Noised:
+    """x_t = alpha(t) x_0 + sigma(t) eps with t ~ ``sampler``, eps ~ N(0, I), labels dropped w.p. p_uncond.
+
+    The shared first half of every denoising loss; ``key`` splits into (t, eps, label, network).
+    References: Ho et al. 2020 (Algorithm 1); Karras et al. 2022 (Algorithm in Sec. 5).
+    """
+    check_batch(batch)
+    x0 = jnp.asarray(batch["x"], jnp.float32)
+    k_t, k_eps, k_lab, k_net = jax.random.split(key, 4)
+    t, iw = sampler(s, (x0.shape[0],), k_t)
+    eps = jax.random.normal(k_eps, x0.shape, x0.dtype)
+    xt = bcast(s.alpha(t), x0) * x0 + bcast(s.sigma(t), x0) * eps
+    return Noised(x0, t, iw, eps, xt, labels(batch, p_uncond, k_lab), k_net)
