@@ -191,7 +191,10 @@ def flip_leaf_byte(step_dir, leaf) -> int:
 
 def test_bit_flip_in_the_newest_checkpoint_falls_back_and_retrains(base, tmp_path, caplog):
     wd = _copy(base, tmp_path)
-    stored = checkpoint.Checkpointer(str(wd / "checkpoints"), read_only=True).read(6)
+    # the leaves are read from the base run, never from the copy: a read of the copy in this process
+    # could leave its OCDBT B-tree nodes (which may hold small arrays inline) in tensorstore's
+    # in-process cache, and the trainer's restore would then see the bytes from before the flip
+    stored = checkpoint.Checkpointer(str(base[0] / "checkpoints"), read_only=True).read(6)
     for path, leaf in jax.tree_util.tree_leaves_with_path(stored["params"]):
         unique = leaf.size >= 8 and len(np.unique(leaf)) == leaf.size
         if unique and flip_leaf_byte(wd / "checkpoints" / "6", leaf):
