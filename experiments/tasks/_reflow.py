@@ -33,14 +33,14 @@ _PAIRS_SALT = 0x5EED
 
 def couplings(config, data, workdir):
     """(pairs {"x": [N, ...], "z": [N, ...]} replicated on the mesh, teacher EMA params as numpy)."""
-    from experiments import train  # the same trainer trains / restores the teacher
+    from experiments.tasks import _run  # the same trainer trains / restores the teacher (lazy: _run imports tasks)
 
     if "reflow" not in config:
         raise ValueError(f"config.loss.name={config.loss.name!r} needs a config.reflow section "
                          "(see experiments/configs/toy2d_reflow.py)")
     r = config.reflow
     teacher_dir = r.teacher_workdir or os.path.join(workdir, "teacher")
-    teacher = train.run(r.teacher, teacher_dir, mode="train")
+    teacher = _run.run(r.teacher, teacher_dir, mode="train")
     if tuple(teacher.data.shape) != tuple(data.shape):
         raise ValueError(f"config.reflow.teacher: the teacher's data shape {teacher.data.shape} differs "
                          f"from the student's {data.shape}")

@@ -9,7 +9,6 @@ and WGAN-GP (the multi-player step of ``genjax.train.players``: two players, one
 optimizer state, n_critic = 5 critic updates per step, the generator's EMA).
 """
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 
 from genjax.train import checkpoint
-from tests.conftest import TEST_XLA_FLAGS
+from tests.conftest import trainer_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS, EVERY = 600, 50
@@ -38,12 +37,6 @@ def _cmd(config, workdir):
             f"--workdir={workdir}", "--num_cpu_devices=2", *flags]
 
 
-def _env():  # the compile cache settings come from tests/conftest.py through os.environ
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["XLA_FLAGS"] = TEST_XLA_FLAGS   # the suite's compile flags, nothing else (no forced device count)
-    return env
-
-
 def _final_state(workdir):
     state = checkpoint.Checkpointer(str(workdir / "checkpoints")).read()
     assert int(state["step"]) == STEPS
@@ -53,9 +46,9 @@ def _final_state(workdir):
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_sigkill_and_resume_gives_identical_parameters(config, tmp_path):
     ref, pre = tmp_path / "reference", tmp_path / "preempted"
-    reference = subprocess.Popen(_cmd(config, ref), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+    reference = subprocess.Popen(_cmd(config, ref), cwd=ROOT, env=trainer_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE)
-    proc = subprocess.Popen(_cmd(config, pre), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_cmd(config, pre), cwd=ROOT, env=trainer_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     marker = pre / "checkpoints" / str(EVERY) / "commit_success.txt"
     deadline = time.time() + 600
@@ -68,7 +61,7 @@ def test_sigkill_and_resume_gives_identical_parameters(config, tmp_path):
     assert 0 < max(done) < STEPS, done  # killed mid-training, with a checkpoint to resume from
 
     assert (pre / "LOCK").exists()  # the killed run could not release its workdir lock
-    rerun = subprocess.run(_cmd(config, pre), cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600, text=True)
+    rerun = subprocess.run(_cmd(config, pre), cwd=ROOT, env=trainer_env(), check=True, capture_output=True, timeout=600, text=True)
     assert f"took over the stale workdir lock {pre / 'LOCK'}" in rerun.stderr  # reported, then taken over
     assert not (pre / "LOCK").exists()
     _, err = reference.communicate(timeout=600)

@@ -21,7 +21,7 @@ import pytest
 from experiments import train
 from genjax.train import checkpoint
 from genjax.train.lock import WorkdirLocked
-from tests.conftest import TEST_XLA_FLAGS
+from tests.conftest import trainer_env
 from tests.experiments.test_trainer_safety import config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -35,14 +35,8 @@ def _cmd(workdir, **overrides):
             f"--workdir={workdir}", "--num_cpu_devices=8", *flags]
 
 
-def _env():  # the compile cache settings come from tests/conftest.py through os.environ
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    env["XLA_FLAGS"] = TEST_XLA_FLAGS   # the suite's compile flags, nothing else (no forced device count)
-    return env
-
-
 def _start(workdir, **overrides):
-    return subprocess.Popen(_cmd(workdir, **overrides), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+    return subprocess.Popen(_cmd(workdir, **overrides), cwd=ROOT, env=trainer_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
 
