@@ -44,18 +44,20 @@ os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 TEST_XLA_FLAGS = os.environ.get("GENJAX_TEST_XLA_FLAGS", "")
 os.environ["XLA_FLAGS"] = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), TEST_XLA_FLAGS) if f)
 
+import jax  # noqa: E402
+
+_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
 
 def trainer_env() -> dict:
     """The environment of a subprocess trainer started by a test: CPU, the checkout on the path, the
     suite's compile flags and nothing else (no forced device count: the trainer's --num_cpu_devices
     sets it); the compile cache settings come through ``os.environ``."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(_ROOT))
     env["XLA_FLAGS"] = TEST_XLA_FLAGS
     return env
 
-import jax  # noqa: E402
 
-_ROOT = pathlib.Path(__file__).resolve().parents[1]
 jax.config.update("jax_num_cpu_devices", 8)
 jax.config.update("jax_compilation_cache_dir", CACHE_DIR)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))

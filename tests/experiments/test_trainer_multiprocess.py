@@ -6,7 +6,6 @@ crosses the process boundary. Checks: both processes end with *identical* parame
 match a single-process 8-device run of the same config on the same global batches up to float32
 summation order.
 """
-import os
 import pathlib
 import socket
 import subprocess
@@ -66,8 +65,11 @@ def _free_port():
 
 
 def test_two_processes_agree_with_each_other_and_with_one_process(tmp_path):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT),
-               JAX_COMPILATION_CACHE_DIR=str(ROOT / ".cache" / "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5")
+    # the suite's compile cache (outside the checkout) and flags; imported here, not at the top, because
+    # DRIVER imports this module and tests.conftest would set 8 devices in its processes
+    from tests.conftest import trainer_env
+
+    env = trainer_env()
     port, wd = str(_free_port()), tmp_path / "run"
     procs = [subprocess.Popen([sys.executable, "-c", DRIVER, str(i), port, str(wd), str(tmp_path)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(2)]
