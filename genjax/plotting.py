@@ -40,6 +40,16 @@ def _points(x, name: str) -> np.ndarray:
     return x
 
 
+def _square(ax, lim: Optional[float], title: Optional[str]) -> None:
+    """Equal aspect, axes [-lim, lim]^2 (None: matplotlib's), a small title (None / "": none)."""
+    ax.set_aspect("equal")
+    if lim is not None:
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
 def scatter(samples: Union[np.ndarray, Mapping[str, np.ndarray], Sequence[np.ndarray]], path: Optional[str] = None,
             *, title: Optional[str] = None, lim: Optional[float] = None, ncols: Optional[int] = None,
             size: float = 3.0, marker_size: float = 1.0, alpha: float = 0.5, dpi: int = 100) -> Figure:
@@ -64,12 +74,7 @@ def scatter(samples: Union[np.ndarray, Mapping[str, np.ndarray], Sequence[np.nda
         ax.set_visible(False)
     for ax, (name, x) in zip(axes, panels):
         ax.scatter(x[:, 0], x[:, 1], s=marker_size, alpha=alpha, linewidths=0)
-        ax.set_aspect("equal")
-        if lim is not None:
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-        if name:
-            ax.set_title(name, fontsize=9)
+        _square(ax, lim, name)
     if title and len(panels) > 1:
         fig.suptitle(title)
     return save(fig, path, dpi)
@@ -129,12 +134,7 @@ def trajectories(paths: np.ndarray, path: Optional[str] = None, *, max_paths: in
     ax.plot(p[:, :, 0], p[:, :, 1], lw=0.5, alpha=0.6, color="tab:blue")
     ax.scatter(p[0, :, 0], p[0, :, 1], s=3, color="0.6", zorder=3, linewidths=0)
     ax.scatter(p[-1, :, 0], p[-1, :, 1], s=3, color="k", zorder=4, linewidths=0)
-    ax.set_aspect("equal")
-    if lim is not None:
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-    if title:
-        ax.set_title(title, fontsize=9)
+    _square(ax, lim, title)
     return save(fig, path, dpi)
 
 

@@ -63,6 +63,19 @@ def _dense(key, shape, fan_in):
     return jax.random.normal(key, shape) / jnp.sqrt(fan_in)
 
 
+def _gated_init(name: str, gates: str, n_in: int, n_hidden: int, key: Array, ones: str = "") -> dict:
+    """W_g [n_hidden, n_in], U_g [n_hidden, n_hidden] (N(0, 1 / fan_in)) and b_g (ones for the
+    gates in ``ones``, else zeros) for every gate g."""
+    _check_sizes(name, n_in, n_hidden)
+    keys = jax.random.split(key, 2 * len(gates))
+    params = {}
+    for i, gate in enumerate(gates):
+        params["W" + gate] = _dense(keys[2 * i], (n_hidden, n_in), n_in)
+        params["U" + gate] = _dense(keys[2 * i + 1], (n_hidden, n_hidden), n_hidden)
+        params["b" + gate] = (jnp.ones if gate in ones else jnp.zeros)(n_hidden)
+    return params
+
+
 def _mv(W, v):
     return jnp.dot(W, v, precision=jax.lax.Precision.HIGHEST)
 
@@ -115,14 +128,7 @@ tanh_rnn = Cell(_tanh_init, _tanh_step, _tanh_diagonal, lambda n_hidden: n_hidde
 #   c = tanh(Wc x + Uc (r * h) + bc),  h' = (1 - z) * h + z * c
 
 def _gru_init(n_in: int, n_hidden: int, key: Array) -> dict:
-    _check_sizes("gru", n_in, n_hidden)
-    keys = jax.random.split(key, 6)
-    params = {}
-    for i, gate in enumerate("zrc"):
-        params["W" + gate] = _dense(keys[2 * i], (n_hidden, n_in), n_in)
-        params["U" + gate] = _dense(keys[2 * i + 1], (n_hidden, n_hidden), n_hidden)
-        params["b" + gate] = jnp.zeros(n_hidden)
-    return params
+    return _gated_init("gru", "zrc", n_in, n_hidden, key)
 
 
 def _gru_gates(h, x, p, mv=_mv):
@@ -174,14 +180,7 @@ gru = Cell(_gru_init, _gru_step, _gru_diagonal, lambda n_hidden: n_hidden, _gru_
 #   c' = f * c + i * g,  h' = o * tanh(c')
 
 def _lstm_init(n_in: int, n_hidden: int, key: Array) -> dict:
-    _check_sizes("lstm", n_in, n_hidden)
-    keys = jax.random.split(key, 8)
-    params = {}
-    for i, gate in enumerate("ifgo"):
-        params["W" + gate] = _dense(keys[2 * i], (n_hidden, n_in), n_in)
-        params["U" + gate] = _dense(keys[2 * i + 1], (n_hidden, n_hidden), n_hidden)
-        params["b" + gate] = jnp.ones(n_hidden) if gate == "f" else jnp.zeros(n_hidden)
-    return params
+    return _gated_init("lstm", "ifgo", n_in, n_hidden, key, ones="f")   # forget-gate bias 1
 
 
 def _lstm_parts(state, x, p, mv=_mv):

@@ -52,7 +52,9 @@ def matvec(A: Array, v: Array) -> Array:
     return jnp.einsum("...ij,...j->...i", A, v, precision=HIGHEST)
 
 
-def _check(A: Array, b: Array, h0: Array) -> None:
+def _prepared(A, b, h0, reverse) -> tuple:
+    """(A, b, h0, reverse) as arrays of one common dtype, shapes checked (ValueError naming them)."""
+    A, b, h0 = jnp.asarray(A), jnp.asarray(b), jnp.asarray(h0)
     if b.ndim != 2:
         raise ValueError(f"linear_scan: b must have shape [T, n], got {b.shape}.")
     T, n = b.shape
@@ -64,6 +66,8 @@ def _check(A: Array, b: Array, h0: Array) -> None:
             f"(diagonal), got {A.shape}.")
     if h0.shape != (n,):
         raise ValueError(f"linear_scan: h0 must have shape [n] = {(n,)}, got {h0.shape}.")
+    dtype = jnp.result_type(A, b, h0)
+    return A.astype(dtype), b.astype(dtype), h0.astype(dtype), bool(reverse)
 
 
 def _combine_dense(first, second):
@@ -114,10 +118,7 @@ def linear_scan_associative(A: Array, b: Array, h0: Array, reverse: bool = False
 
     References: Blelloch 1990, "Prefix Sums and Their Applications"; Lim et al. 2024, "DEER".
     """
-    A, b, h0 = jnp.asarray(A), jnp.asarray(b), jnp.asarray(h0)
-    _check(A, b, h0)
-    dtype = jnp.result_type(A, b, h0)
-    return _linear_scan(A.astype(dtype), b.astype(dtype), h0.astype(dtype), bool(reverse))
+    return _linear_scan(*_prepared(A, b, h0, reverse))
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -133,10 +134,7 @@ def _linear_scan(A, b, h0, reverse):
 
 def linear_scan_sequential(A: Array, b: Array, h0: Array, reverse: bool = False) -> Array:
     """The same recurrence by ``lax.scan``: depth O(T), work O(T n^2) (the CPU solver)."""
-    A, b, h0 = jnp.asarray(A), jnp.asarray(b), jnp.asarray(h0)
-    _check(A, b, h0)
-    dtype = jnp.result_type(A, b, h0)
-    return _linear_scan_sequential(A.astype(dtype), b.astype(dtype), h0.astype(dtype), bool(reverse))
+    return _linear_scan_sequential(*_prepared(A, b, h0, reverse))
 
 
 @functools.partial(jax.jit, static_argnums=3)

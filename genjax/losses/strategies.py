@@ -31,27 +31,28 @@ def time_sampler(kind: str = "uniform", **kwargs) -> Callable:
     return timesteps.get(kind, **kwargs)
 
 
-def as_time_sampler(t_sampler) -> Callable:
-    """A name (default arguments) or an already-built sampler -> sampler."""
-    if isinstance(t_sampler, str):
-        return time_sampler(t_sampler)
-    if not callable(t_sampler):
-        raise TypeError(f"t_sampler must be a name in {T_SAMPLERS} or a callable, got {t_sampler!r}")
-    return t_sampler
-
-
 def weighting(name: str = "none", **kwargs) -> Callable:
     """The weighting ``weightings.get(name, **kwargs)``: ``weight(s, t, target) -> w`` ([B])."""
     return weightings.get(name, **kwargs)
 
 
+def _built(value, registry, what: str) -> Callable:
+    """A name (the registry's factory with default arguments) or an already-built strategy."""
+    if isinstance(value, str):
+        return registry.get(value)
+    if not callable(value):
+        raise TypeError(f"{what} must be a name in {registry.NAMES} or a callable, got {value!r}")
+    return value
+
+
+def as_time_sampler(t_sampler) -> Callable:
+    """A name in ``T_SAMPLERS`` or a built time sampler -> time sampler."""
+    return _built(t_sampler, timesteps, "t_sampler")
+
+
 def as_weighting(w) -> Callable:
-    """A name (default arguments) or an already-built weighting -> weighting."""
-    if isinstance(w, str):
-        return weighting(w)
-    if not callable(w):
-        raise TypeError(f"weighting must be a name in {WEIGHTINGS} or a callable, got {w!r}")
-    return w
+    """A name in ``WEIGHTINGS`` or a built weighting -> weighting."""
+    return _built(w, weightings, "weighting")
 
 
 # --- regression targets and labels -----------------------------------------------------------------

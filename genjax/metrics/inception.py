@@ -62,6 +62,17 @@ def max_pool(x, size: int, stride: int, pad: int = 0):
     return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, size, size, 1), (1, stride, stride, 1), p)
 
 
+_ROW7, _COL7 = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))   # (kernel, stride, padding): 1x7 / 7x1, "same"
+
+
+def _chain(x, prefix: str, *specs):
+    """x through ``BasicConv(*spec)`` layers named prefix_1, prefix_2, ... (pytorch-fid's names);
+    a spec follows BasicConv's fields: (features, kernel[, stride[, padding]])."""
+    for i, spec in enumerate(specs, 1):
+        x = BasicConv(*spec, name=f"{prefix}_{i}")(x)
+    return x
+
+
 class BlockA(nn.Module):
     """Mixed_5b/c/d: 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | avg pool -> 1x1 (pool_features)."""
 
@@ -70,11 +81,8 @@ class BlockA(nn.Module):
     @nn.compact
     def __call__(self, x):
         b1 = BasicConv(64, (1, 1), name="branch1x1")(x)
-        b5 = BasicConv(48, (1, 1), name="branch5x5_1")(x)
-        b5 = BasicConv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
-        b3 = BasicConv(64, (1, 1), name="branch3x3dbl_1")(x)
-        b3 = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
-        b3 = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+        b5 = _chain(x, "branch5x5", (48, (1, 1)), (64, (5, 5), 1, (2, 2)))
+        b3 = _chain(x, "branch3x3dbl", (64, (1, 1)), (96, (3, 3), 1, (1, 1)), (96, (3, 3), 1, (1, 1)))
         bp = BasicConv(self.pool_features, (1, 1), name="branch_pool")(avg_pool_3x3_exclude_pad(x))
         return jnp.concatenate([b1, b5, b3, bp], -1)
 
@@ -85,9 +93,7 @@ class BlockB(nn.Module):
     @nn.compact
     def __call__(self, x):
         b3 = BasicConv(384, (3, 3), stride=2, name="branch3x3")(x)
-        bd = BasicConv(64, (1, 1), name="branch3x3dbl_1")(x)
-        bd = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-        bd = BasicConv(96, (3, 3), stride=2, name="branch3x3dbl_3")(bd)
+        bd = _chain(x, "branch3x3dbl", (64, (1, 1)), (96, (3, 3), 1, (1, 1)), (96, (3, 3), 2))
         return jnp.concatenate([b3, bd, max_pool(x, 3, 2)], -1)
 
 
@@ -100,14 +106,8 @@ class BlockC(nn.Module):
     def __call__(self, x):
         c7 = self.c7
         b1 = BasicConv(192, (1, 1), name="branch1x1")(x)
-        b7 = BasicConv(c7, (1, 1), name="branch7x7_1")(x)
-        b7 = BasicConv(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
-        b7 = BasicConv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
-        bd = BasicConv(c7, (1, 1), name="branch7x7dbl_1")(x)
-        bd = BasicConv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
-        bd = BasicConv(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
-        bd = BasicConv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
-        bd = BasicConv(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+        b7 = _chain(x, "branch7x7", (c7, (1, 1)), (c7, *_ROW7), (192, *_COL7))
+        bd = _chain(x, "branch7x7dbl", (c7, (1, 1)), (c7, *_COL7), (c7, *_ROW7), (c7, *_COL7), (192, *_ROW7))
         bp = BasicConv(192, (1, 1), name="branch_pool")(avg_pool_3x3_exclude_pad(x))
         return jnp.concatenate([b1, b7, bd, bp], -1)
 
@@ -117,12 +117,8 @@ class BlockD(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        b3 = BasicConv(192, (1, 1), name="branch3x3_1")(x)
-        b3 = BasicConv(320, (3, 3), stride=2, name="branch3x3_2")(b3)
-        b7 = BasicConv(192, (1, 1), name="branch7x7x3_1")(x)
-        b7 = BasicConv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
-        b7 = BasicConv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
-        b7 = BasicConv(192, (3, 3), stride=2, name="branch7x7x3_4")(b7)
+        b3 = _chain(x, "branch3x3", (192, (1, 1)), (320, (3, 3), 2))
+        b7 = _chain(x, "branch7x7x3", (192, (1, 1)), (192, *_ROW7), (192, *_COL7), (192, (3, 3), 2))
         return jnp.concatenate([b3, b7, max_pool(x, 3, 2)], -1)
 
 
@@ -133,14 +129,14 @@ class BlockE(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        def expanded(h, name):   # [1x3 | 3x1] side by side, named name + "a" / "b"
+            return jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name=name + "a")(h),
+                                    BasicConv(384, (3, 1), padding=(1, 0), name=name + "b")(h)], -1)
+
         b1 = BasicConv(320, (1, 1), name="branch1x1")(x)
-        b3 = BasicConv(384, (1, 1), name="branch3x3_1")(x)
-        b3 = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
-                              BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)], -1)
-        bd = BasicConv(448, (1, 1), name="branch3x3dbl_1")(x)
-        bd = BasicConv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-        bd = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
-                              BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], -1)
+        b3 = expanded(BasicConv(384, (1, 1), name="branch3x3_1")(x), "branch3x3_2")
+        bd = _chain(x, "branch3x3dbl", (448, (1, 1)), (384, (3, 3), 1, (1, 1)))
+        bd = expanded(bd, "branch3x3dbl_3")
         pooled = avg_pool_3x3_exclude_pad(x) if self.pool == "avg" else max_pool(x, 3, 1, 1)
         bp = BasicConv(192, (1, 1), name="branch_pool")(pooled)
         return jnp.concatenate([b1, b3, bd, bp], -1)

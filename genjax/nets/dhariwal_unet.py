@@ -33,38 +33,27 @@ import jax.numpy as jnp
 
 from genjax.nets.blocks import UNetBlock, positional
 from genjax.nets.layers import Conv2d, Init, Linear, group_norm
-from genjax.nets.unet_common import check_common, check_inputs, class_input, label_dropout
+from genjax.nets.unet_common import EDMUNet, class_input, decoder_entry, label_dropout, levels
 
 Array = jax.Array
 
 
-class DhariwalUNet(nn.Module):
-    """ADM (EDM's hyper-parameter names; module docstring). Output: EDM's raw F."""
+class DhariwalUNet(EDMUNet):
+    """ADM (EDM's hyper-parameter names; module docstring). Output: EDM's raw F.
 
-    img_resolution: int
-    in_channels: int
-    out_channels: int
-    label_dim: int = 0
-    augment_dim: int = 0
+    Fields: ``EDMUNet``'s, with ADM's ImageNet-64 defaults for the four below."""
+
     model_channels: int = 192
     channel_mult: tuple = (1, 2, 3, 4)
-    channel_mult_emb: int = 4
     num_blocks: int = 3
     attn_resolutions: tuple = (32, 16, 8)
-    dropout: float = 0.10
-    label_dropout: float = 0.0
-
-    def check(self) -> None:
-        """ValueError naming the first bad hyper-parameter."""
-        check_common(self)
 
     @nn.compact
     def __call__(self, x: Array, noise_labels: Array, class_labels: Optional[Array] = None,
                  augment_labels: Optional[Array] = None, train: bool = False) -> Array:
         """x [B, R, R, in_channels], noise_labels [B], class_labels [B, label_dim] (None: zeros),
         augment_labels [B, augment_dim] (None: no augmentation) -> [B, R, R, out_channels]."""
-        self.check()
-        check_inputs(self, x, noise_labels, augment_labels)
+        self.check_call(x, noise_labels, augment_labels)
         g = math.sqrt(1.0 / 3.0)
         ini = Init("kaiming_uniform", weight=g, bias=g)
         ini_zero = Init("kaiming_uniform", weight=0.0, bias=0.0)
@@ -86,9 +75,7 @@ class DhariwalUNet(nn.Module):
 
         # Encoder.
         skips = []
-        for level, mult in enumerate(self.channel_mult):
-            res = self.img_resolution >> level
-            tag = f"enc_{res}x{res}"
+        for level, mult, res, tag in levels(self, "enc"):
             if level == 0:
                 x = Conv2d(self.model_channels * mult, 3, init=ini, name=f"{tag}_conv")(x)
             else:
@@ -101,15 +88,8 @@ class DhariwalUNet(nn.Module):
 
         # Decoder.
         last = len(self.channel_mult) - 1
-        for level, mult in reversed(list(enumerate(self.channel_mult))):
-            res = self.img_resolution >> level
-            tag = f"dec_{res}x{res}"
-            cout = x.shape[-1]
-            if level == last:
-                x = UNetBlock(cout, attention=True, **blk, name=f"{tag}_in0")(x, emb, train)
-                x = UNetBlock(cout, **blk, name=f"{tag}_in1")(x, emb, train)
-            else:
-                x = UNetBlock(cout, up=True, **blk, name=f"{tag}_up")(x, emb, train)
+        for level, mult, res, tag in levels(self, "dec"):
+            x = decoder_entry(x, emb, train, tag, level == last, blk)
             for idx in range(self.num_blocks + 1):
                 x = jnp.concatenate([x, skips.pop()], axis=-1)
                 x = UNetBlock(self.model_channels * mult, attention=res in self.attn_resolutions, **blk,

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 
 from genjax.nets.blocks import FourierEmbedding, UNetBlock, positional
 from genjax.nets.layers import Conv2d, Init, Linear, group_norm
-from genjax.nets.unet_common import check_common, check_inputs, class_input, label_dropout
+from genjax.nets.unet_common import EDMUNet, class_input, decoder_entry, label_dropout, levels
 
 Array = jax.Array
 EMBEDDINGS = ("positional", "fourier")
@@ -45,21 +45,11 @@ ENCODERS = ("standard", "skip", "residual")
 DECODERS = ("standard", "skip")
 
 
-class SongUNet(nn.Module):
-    """DDPM++ / NCSN++ (EDM's hyper-parameter names; module docstring). Output: EDM's raw F."""
+class SongUNet(EDMUNet):
+    """DDPM++ / NCSN++ (EDM's hyper-parameter names; module docstring). Output: EDM's raw F.
 
-    img_resolution: int
-    in_channels: int
-    out_channels: int
-    label_dim: int = 0
-    augment_dim: int = 0
-    model_channels: int = 128
-    channel_mult: tuple = (1, 2, 2, 2)
-    channel_mult_emb: int = 4
-    num_blocks: int = 4
-    attn_resolutions: tuple = (16,)
-    dropout: float = 0.10
-    label_dropout: float = 0.0
+    Fields: ``EDMUNet``'s (its defaults are DDPM++'s on CIFAR-10) and the five below."""
+
     embedding_type: str = "positional"
     channel_mult_noise: int = 1
     encoder_type: str = "standard"
@@ -76,15 +66,14 @@ class SongUNet(nn.Module):
             raise ValueError(f"decoder_type must be one of {DECODERS}, got {self.decoder_type!r}")
         if self.channel_mult_noise < 1:
             raise ValueError(f"channel_mult_noise must be >= 1, got {self.channel_mult_noise}")
-        check_common(self)
+        super().check()
 
     @nn.compact
     def __call__(self, x: Array, noise_labels: Array, class_labels: Optional[Array] = None,
                  augment_labels: Optional[Array] = None, train: bool = False) -> Array:
         """x [B, R, R, in_channels], noise_labels [B], class_labels [B, label_dim] (None: zeros),
         augment_labels [B, augment_dim] (None: no augmentation) -> [B, R, R, out_channels]."""
-        self.check()
-        check_inputs(self, x, noise_labels, augment_labels)
+        self.check_call(x, noise_labels, augment_labels)
         ini = Init("xavier_uniform")
         ini_zero = Init("xavier_uniform", weight=1e-5)
         ini_attn = Init("xavier_uniform", weight=math.sqrt(0.2))
@@ -113,9 +102,7 @@ class SongUNet(nn.Module):
         # Encoder.
         skips, aux = [], x
         caux = self.in_channels
-        for level, mult in enumerate(self.channel_mult):
-            res = self.img_resolution >> level
-            tag = f"enc_{res}x{res}"
+        for level, mult, res, tag in levels(self, "enc"):
             if level == 0:
                 x = Conv2d(self.model_channels, 3, init=ini, name=f"{tag}_conv")(x)
                 skips.append(x)
@@ -139,15 +126,8 @@ class SongUNet(nn.Module):
         # Decoder.
         aux = None
         last = len(self.channel_mult) - 1
-        for level, mult in reversed(list(enumerate(self.channel_mult))):
-            res = self.img_resolution >> level
-            tag = f"dec_{res}x{res}"
-            cout = x.shape[-1]
-            if level == last:
-                x = UNetBlock(cout, attention=True, **blk, name=f"{tag}_in0")(x, emb, train)
-                x = UNetBlock(cout, **blk, name=f"{tag}_in1")(x, emb, train)
-            else:
-                x = UNetBlock(cout, up=True, **blk, name=f"{tag}_up")(x, emb, train)
+        for level, mult, res, tag in levels(self, "dec"):
+            x = decoder_entry(x, emb, train, tag, level == last, blk)
             for idx in range(self.num_blocks + 1):
                 x = jnp.concatenate([x, skips.pop()], axis=-1)
                 attn = idx == self.num_blocks and res in self.attn_resolutions

@@ -1,5 +1,9 @@
-"""Checks and label handling shared by SongUNet and DhariwalUNet.
+"""Hyper-parameters, checks and label handling shared by SongUNet and DhariwalUNet.
 
+* ``EDMUNet``: the hyper-parameters both networks take (EDM's names); each network redeclares
+  the defaults its paper uses.
+* ``levels``: the encoder's / decoder's resolution levels with EDM's module tags.
+* ``decoder_entry``: the first block(s) of a decoder level.
 * ``check_common(net)``: ValueError naming the first bad hyper-parameter (before tracing).
 * ``class_input(class_labels, B, label_dim)``: the [B, label_dim] float input of the label
   embedding; None gives zeros, EDM's "no label" (what a dropped label becomes).
@@ -13,12 +17,61 @@ from __future__ import annotations
 
 from typing import Optional
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genjax.nets.blocks import UNetBlock
 from genjax.nets.layers import num_groups
 
 Array = jax.Array
+
+
+class EDMUNet(nn.Module):
+    """Hyper-parameters common to EDM's SongUNet and DhariwalUNet (no ``__call__`` of its own);
+    the defaults are SongUNet's (DDPM++, CIFAR-10), DhariwalUNet redeclares its own."""
+
+    img_resolution: int
+    in_channels: int
+    out_channels: int
+    label_dim: int = 0
+    augment_dim: int = 0
+    model_channels: int = 128
+    channel_mult: tuple = (1, 2, 2, 2)
+    channel_mult_emb: int = 4
+    num_blocks: int = 4
+    attn_resolutions: tuple = (16,)
+    dropout: float = 0.10
+    label_dropout: float = 0.0
+
+    def check(self) -> None:
+        """ValueError naming the first bad hyper-parameter."""
+        check_common(self)
+
+    def check_call(self, x: Array, noise_labels: Array, augment_labels: Optional[Array]) -> None:
+        """The hyper-parameters, then the call's shapes (ValueError naming the first bad one)."""
+        self.check()
+        check_inputs(self, x, noise_labels, augment_labels)
+
+
+def levels(net: EDMUNet, side: str) -> list:
+    """[(level, mult, res, tag)] over the resolution levels res = R / 2^level, tag "enc_RxR" /
+    "dec_RxR" (EDM's module names); the decoder ("dec") walks them in reverse."""
+    out = []
+    for level, mult in enumerate(net.channel_mult):
+        res = net.img_resolution >> level
+        out.append((level, mult, res, f"{side}_{res}x{res}"))
+    return out[::-1] if side == "dec" else out
+
+
+def decoder_entry(x: Array, emb: Array, train: bool, tag: str, innermost: bool, blk: dict) -> Array:
+    """A decoder level's entry: UNetBlock(attention) + UNetBlock at the innermost level, else
+    UNetBlock(up), all at x's channel count (EDM's ``in0`` / ``in1`` / ``up`` modules)."""
+    cout = x.shape[-1]
+    if innermost:
+        x = UNetBlock(cout, attention=True, **blk, name=f"{tag}_in0")(x, emb, train)
+        return UNetBlock(cout, **blk, name=f"{tag}_in1")(x, emb, train)
+    return UNetBlock(cout, up=True, **blk, name=f"{tag}_up")(x, emb, train)
 
 
 def check_common(net) -> None:
