@@ -186,11 +186,11 @@ def plot(rows, names, path):
                 g = "adaptive" if solver == "dopri5" else grid
                 pts = sorted((r["nfe"], r[key]) for r in rows if (r["schedule"], r["grid"], r["solver"]) ==
                              (name, g, solver) and not math.isnan(r[key]))
+                ode_ref = key == "sw" and solver == "heun"
+                tag = " (ODE)" if ode_ref else " (tol 1e-2..1e-4)" if solver == "dopri5" else ""
                 if pts:
-                    ax.loglog(*zip(*pts), "--" if (key == "sw" and solver == "heun") else "-", color=COLORS[solver],
-                              marker="o", ms=3, lw=1.3, label=solver + (" (ODE)" if key == "sw" and solver == "heun"
-                                                                        else " (tol 1e-2..1e-4)" if solver == "dopri5"
-                                                                        else ""))
+                    ax.loglog(*zip(*pts), "--" if ode_ref else "-", color=COLORS[solver], marker="o", ms=3, lw=1.3,
+                              label=solver + tag)
             if key == "sw":
                 r0 = next(r for r in rows if r["schedule"] == name)
                 lo, hi = r0.get("sw_floor_lo", r0["sw_floor"]), r0.get("sw_floor_hi", r0["sw_floor"])
@@ -257,13 +257,13 @@ def main(argv=None):
     with open(os.path.join(args.workdir, "edm_sampler_error.json"), "w") as f:
         json.dump(dict(summary=table, nfes=nfes, batch=batch, seconds=time.perf_counter() - start,
                        device=str(jax.devices()[0]), jax=jax.__version__), f, indent=1)
-    print(f"\nODE endpoint error at 16 NFE, and the NFE Euler needs to match (batch {batch}):")
-    print(f"{'schedule/grid':18s} {'euler':>9s} {'heun':>9s} {'rk4':>9s} {'ddim':>9s} {'dpm++2M':>9s} "
-          f"{'E=heun':>8s} {'E=dpm++':>8s}")
+    cols = {"euler": "euler@16", "heun": "heun@16", "rk4": "rk4@16", "ddim": "ddim@16",
+            "dpm++2M": "dpm_solver_pp2@16", "E=heun": "euler_nfe_to_match_heun@16",
+            "E=dpm++": "euler_nfe_to_match_dpm_solver_pp2@16"}
+    print(f"\nODE endpoint error at 16 NFE, and the NFE Euler needs to match (E=; batch {batch}):")
+    print(f"{'schedule/grid':18s} " + " ".join(f"{c:>9s}" for c in cols))
     for k, e in table.items():
-        print(f"{k:18s} {e['euler@16']:9.2e} {e['heun@16']:9.2e} {e['rk4@16']:9.2e} {e['ddim@16']:9.2e} "
-              f"{e['dpm_solver_pp2@16']:9.2e} {e['euler_nfe_to_match_heun@16']:8.0f} "
-              f"{e['euler_nfe_to_match_dpm_solver_pp2@16']:8.0f}")
+        print(f"{k:18s} " + " ".join(f"{e[v]:9.0f}" if c.startswith("E=") else f"{e[v]:9.2e}" for c, v in cols.items()))
     log(f"wrote {args.workdir}/edm_sampler_error.{{csv,png,json}}")
 
 
