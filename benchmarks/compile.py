@@ -29,9 +29,6 @@ import argparse
 import collections
 import importlib
 import json
-import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -40,6 +37,8 @@ import jax
 
 jax.config.update("jax_enable_compilation_cache", False)
 import jax.numpy as jnp  # noqa: E402
+
+from genjax.timing import machine  # noqa: E402
 
 _EVENTS = {"/jax/core/compile/jaxpr_trace_duration": "trace",
            "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
@@ -190,10 +189,7 @@ def main(argv=None) -> dict:
             raise SystemExit(f"unknown group {g!r}; choose from {sorted(GROUPS)}")
         rows += GROUPS[g](args.quick)
     out = {"benchmark": "compile", "rows": rows, "quick": args.quick,
-           "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                       "backend": jax.default_backend(), "devices": len(jax.devices()),
-                       "load_average_1m": round(os.getloadavg()[0], 2)},
-           "versions": {"jax": jax.__version__, "python": sys.version.split()[0]}}
+           "machine": machine()}
     print(json.dumps(out, indent=2))
     return out
 

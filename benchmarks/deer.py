@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import types
@@ -48,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax.timing import timed
+from genjax.timing import machine, timed
 from genjax import fixedpoint
 from genjax.fixedpoint import cells
 
@@ -198,11 +197,7 @@ def main(argv=None):
                           f"[{time.time() - start:.0f}s]", file=sys.stderr, flush=True)
     print(json.dumps({
         "benchmark": "deer", "settings": vars(args), "results": rows, "skipped": skipped,
-        "machine": {"backend": jax.default_backend(), "device": str(jax.devices()[0]),
-                    "cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None},
-        "versions": {"jax": jax.__version__, "numpy": np.__version__},
+        "machine": machine(),
         "seconds_total": time.time() - start,
     }, indent=1))
 

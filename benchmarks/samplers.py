@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -27,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax import samplers, schedules
+from genjax.timing import machine
 
 
 def init_mlp(key, d: int = 2, width: int = 256, depth: int = 3, n_freq: int = 8):
@@ -128,9 +127,7 @@ def main(argv=None):
         schedule="vp_linear", grid="karras", target_ratio=1.10, results=results,
         max_ratio_fixed_grid=max(r["ratio"] for k, r in results.items() if not k.startswith("dopri5")),
         max_ratio_cpu_fixed_grid=max(r["ratio_cpu"] for k, r in results.items() if not k.startswith("dopri5")),
-        machine=dict(platform=platform.platform(), processor=platform.processor(), cpus=os.cpu_count(),
-                     load_avg=os.getloadavg()),
-        device=str(jax.devices()[0]), jax=jax.__version__), indent=1))
+        machine=machine()), indent=1))
 
 
 if __name__ == "__main__":

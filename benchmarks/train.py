@@ -29,15 +29,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 
 import jax
 import numpy as np
+
+from genjax.timing import machine
 
 
 def _setup(name: str, runlocal: bool, workdir: str):
@@ -138,9 +137,7 @@ def main(argv=None) -> dict:
         args.steps, args.repeats, args.runlocal = 5, 4, True
     results = [bench(n, args.steps, args.repeats, args.runlocal) for n in args.configs.split(",")]
     out = {"benchmark": "train", "results": results, "steps": args.steps, "repeats": args.repeats,
-           "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                       "devices": [str(d) for d in jax.devices()]},
-           "versions": {"jax": jax.__version__, "python": sys.version.split()[0]}}
+           "machine": machine()}
     print(json.dumps(out, indent=2))
     return out
 

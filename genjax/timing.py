@@ -1,13 +1,16 @@
-"""One timing routine for the benchmarks (``benchmarks/``) and the speed figures (``experiments/papers``).
+"""One timing routine and one machine description for the benchmarks (``benchmarks/``) and the speed figures (``experiments/papers``).
 
 It lives in the library, below both, so that figure scripts and benchmarks share it without
 importing each other. Compile first (``lower(...).compile()``,
 timed apart), one warm-up call, then ``repeats`` timed calls, each ended by ``block_until_ready``;
-the median is reported.
+the median is reported. ``machine()`` is the description every benchmark's JSON carries.
 """
 from __future__ import annotations
 
+import os
+import platform
 import statistics
+import sys
 import time
 from typing import Any, NamedTuple
 
@@ -35,3 +38,16 @@ def timed(fn, args, repeats: int) -> Timing:
         jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - start)
     return Timing(out, compile_s, statistics.median(times), compiled)
+
+
+def machine() -> dict:
+    """Where a measurement ran: host, processor, CPU count and 1-minute load average (timings on
+    a loaded machine are upper bounds), JAX backend and devices, Python / JAX / NumPy versions."""
+    import jax
+    import numpy as np
+
+    devices = jax.devices()
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+            "backend": jax.default_backend(), "devices": len(devices), "device_kind": devices[0].device_kind,
+            "python": sys.version.split()[0], "jax": jax.__version__, "numpy": np.__version__}

@@ -31,14 +31,13 @@ import argparse
 import csv
 import json
 import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax.timing import timed
+from genjax.timing import machine, timed
 from genjax import fixedpoint
 from genjax.fixedpoint import cells
 
@@ -111,9 +110,7 @@ def main(argv=None):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    meta = {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()][:1],
-            "cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "python": platform.python_version(), "jax": jax.__version__}
+    meta = machine()
     with open(os.path.join(args.workdir, "deer_speed.json"), "w") as fh:
         json.dump({"settings": vars(args), "machine": meta, "rows": rows}, fh, indent=2)
     plot(rows, args, meta, os.path.join(args.workdir, "deer_speed.png"))

@@ -15,7 +15,6 @@ import csv
 import functools
 import json
 import os
-import platform
 import time
 from typing import NamedTuple
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from experiments.papers.digits import models
 from genjax import metrics, nets, samplers
+from genjax.timing import machine
 from genjax.data import digits
 from genjax.metrics import digits as digits_metric
 
@@ -175,7 +175,6 @@ def write_csv(path: str, rows: list) -> None:
 
 
 def write_json(path: str, payload: dict) -> None:
-    payload = dict(payload, machine=dict(platform=platform.platform(), cpus=os.cpu_count(),
-                                         devices=[str(d) for d in jax.devices()], jax=jax.__version__))
+    payload = dict(payload, machine=machine())
     with open(path, "w") as f:
         json.dump(payload, f, indent=1, default=float)

@@ -34,8 +34,6 @@ import argparse
 import csv
 import json
 import os
-import platform
-import sys
 import time
 
 FIELDS = ["problem", "solver", "steps", "method", "window", "tol", "devices", "sweeps", "nfe", "nfe_seq",
@@ -65,7 +63,7 @@ if ARGS is not None:
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from genjax.timing import timed  # noqa: E402
+from genjax.timing import machine, timed  # noqa: E402
 from genjax import fixedpoint, samplers, schedules  # noqa: E402
 from genjax.data import mixture  # noqa: E402
 
@@ -212,8 +210,7 @@ def main(args):
     plot(rows, png)
     summary = {
         "settings": {k: v for k, v in vars(args).items()},
-        "machine": {"backend": jax.default_backend(), "devices": len(jax.devices()), "cpu_count": os.cpu_count(),
-                    "platform": platform.platform(), "python": sys.version.split()[0], "jax": jax.__version__},
+        "machine": machine(),
         "seconds_total": time.perf_counter() - start,
         "all_converged": all(r["converged"] for r in rows),
         "max_err": max(r["err_max"] for r in rows),
