@@ -73,6 +73,7 @@ def train(config, workdir, state, task, data, mesh, keys, ckpt, stop=None, resum
     log.info("training %s from step %d to %d on %d devices (%d processes), %s pipeline, workdir %s",
              config.model.family, start, num_steps, mesh.size, jax.process_count(), data.pipeline, workdir)
     t0 = time.perf_counter()
+    metrics = None  # the last step's metrics (none before the first step)
     try:
         for step in range(start, num_steps):
             if stop.should_stop(step):  # between steps: never inside a step whose buffers are donated

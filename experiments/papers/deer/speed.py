@@ -28,7 +28,6 @@ Length" (ICLR), Fig. 2 (speed-up of DEER over sequential evaluation of a GRU).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -40,6 +39,7 @@ import numpy as np
 from genjax.timing import machine, timed
 from genjax import fixedpoint
 from genjax.fixedpoint import cells
+from experiments.papers.outputs import write_csv
 
 METHODS = {"sequential_vmap": fixedpoint.sequential(), "sequential_map": fixedpoint.sequential(),
            "newton": fixedpoint.newton(), "quasi_newton": fixedpoint.quasi_newton(cells.gru.diagonal)}
@@ -106,10 +106,7 @@ def main(argv=None):
     sweep([(n, args.T_for_n) for n in ns if n != args.n or args.T_for_n not in Ts],
           args.batch, args.repeats, rows, start)
 
-    with open(os.path.join(args.workdir, "deer_speed.csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(os.path.join(args.workdir, "deer_speed.csv"), rows)
     meta = machine()
     with open(os.path.join(args.workdir, "deer_speed.json"), "w") as fh:
         json.dump({"settings": vars(args), "machine": meta, "rows": rows}, fh, indent=2)

@@ -11,9 +11,7 @@ References: Karras et al. 2022 (the NFE accounting of Fig. 2); Heusel et al. 201
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
-import json
 import os
 import time
 from typing import NamedTuple
@@ -23,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.papers.digits import models
+from experiments.papers.outputs import write_csv, write_json  # noqa: F401  (common.write_csv is used by callers)
 from genjax import metrics, nets, samplers
-from genjax.timing import machine
 from genjax.data import digits
 from genjax.metrics import digits as digits_metric
 
@@ -165,16 +163,3 @@ def save(fig, path: str, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
-
-
-def write_csv(path: str, rows: list) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
-def write_json(path: str, payload: dict) -> None:
-    payload = dict(payload, machine=machine())
-    with open(path, "w") as f:
-        json.dump(payload, f, indent=1, default=float)

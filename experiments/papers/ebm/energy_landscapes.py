@@ -17,7 +17,6 @@ Model".
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
@@ -29,6 +28,7 @@ from scipy.spatial.distance import pdist
 from experiments import train
 from experiments.configs import toy2d_ebm
 from genjax import metrics, plotting
+from experiments.papers.outputs import write_csv
 
 DATASETS = ("8gaussians", "swissroll", "moons")
 
@@ -94,11 +94,7 @@ def main(argv=None):
             ax.set_yticks([])
     png = os.path.join(args.workdir, "ebm_energy_landscapes.png")
     plotting.save(fig, png, dpi=80)
-    fields = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    with open(os.path.join(args.workdir, "ebm_energy_landscapes.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.workdir, "ebm_energy_landscapes.csv"), rows)
     print("wrote", png)
 
 

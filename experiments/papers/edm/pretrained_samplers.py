@@ -23,7 +23,6 @@ Models" (Table 1 preconditioning, Algorithms 1-2, the published checkpoints).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 from experiments.tasks import _outputs
 from genjax import nets, samplers, schedules
+from experiments.papers.outputs import write_csv
 
 NOT_SOLVERS = ("sample", "sample_adaptive", "check_schedule_grid", "Sampler", "SampleInfo")
 ADAPTERS = {"SongUNet": nets.SongUNetAdapter, "DhariwalUNet": nets.DhariwalUNetAdapter}
@@ -87,10 +87,7 @@ def main():
         _outputs.save_figure(np.clip(x, -1, 1), os.path.join(a.workdir, f"{name}.png"), title=f"{name}, {a.steps} steps")
         rows.append(dict(sampler=name, steps=a.steps, seconds=round(secs, 3), mean=float(x.mean()), std=float(x.std())))
         print(rows[-1])
-    with open(os.path.join(a.workdir, "pretrained_samplers.csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["sampler"])
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(a.workdir, "pretrained_samplers.csv"), rows, list(rows[0]) if rows else ["sampler"])
 
 
 if __name__ == "__main__":

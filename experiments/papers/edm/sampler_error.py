@@ -44,6 +44,7 @@ from matplotlib import ticker
 
 from genjax import metrics, plotting, samplers, schedules
 from genjax.data import mixture
+from experiments.papers.outputs import write_csv
 
 SCHEDULES = {"vp": schedules.vp_linear, "ve": schedules.ve, "edm": schedules.edm, "rectified": schedules.rectified}
 # name -> (sampler, evaluations per step, deterministic)
@@ -248,10 +249,7 @@ def main(argv=None):
         rows = []
         for name in names:
             rows += run_schedule(name, nfes, batch, args.seed, log, floor_pairs, tols)
-        with open(csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
-            w.writeheader()
-            w.writerows(rows)
+        write_csv(csv_path, rows, FIELDS)
     plot(rows, names, os.path.join(args.workdir, "edm_sampler_error.png"))
     table = summarize(rows, names)
     with open(os.path.join(args.workdir, "edm_sampler_error.json"), "w") as f:

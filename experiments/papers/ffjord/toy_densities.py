@@ -25,7 +25,6 @@ Dhariwal 2018, "Glow".
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import jax
@@ -34,6 +33,7 @@ import numpy as np
 
 from experiments.papers.likelihood_table import heldout
 from genjax import plotting
+from experiments.papers.outputs import write_csv
 
 DATASETS = ("checkerboard", "pinwheel", "8gaussians")
 MODELS = {  # label -> (config, full-run overrides)
@@ -91,10 +91,7 @@ def main(argv=None):
                 if i == 0:
                     ax0.set_title("data")
     plotting.save(fig, os.path.join(args.workdir, "ffjord_toy_densities.png"), dpi=90)
-    with open(os.path.join(args.workdir, "ffjord_toy_densities.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.workdir, "ffjord_toy_densities.csv"), rows)
     print("wrote", os.path.join(args.workdir, "ffjord_toy_densities.png"))
 
 

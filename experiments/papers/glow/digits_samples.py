@@ -15,7 +15,6 @@ References: Kingma & Dhariwal 2018, "Glow" (temperature, Fig. 8); Dinh et al. 20
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 from experiments.papers.likelihood_table import heldout
 from genjax import plotting
 from genjax.data import digits
+from experiments.papers.outputs import write_csv
 
 TEMPERATURES = (0.0, 0.25, 0.5, 0.7, 0.85, 1.0)
 MODELS = {  # label -> (config, full-run overrides)
@@ -69,10 +69,7 @@ def main(argv=None):
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_ylabel(lab, rotation=0, ha="right", va="center", fontsize=8)
     plotting.save(fig, os.path.join(args.workdir, "glow_digits_samples.png"), dpi=90)
-    with open(os.path.join(args.workdir, "glow_digits_samples.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
-        w.writeheader()
-        w.writerows(csv_rows)
+    write_csv(os.path.join(args.workdir, "glow_digits_samples.csv"), csv_rows)
 
 
 if __name__ == "__main__":

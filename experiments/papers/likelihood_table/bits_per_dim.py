@@ -37,6 +37,7 @@ import numpy as np
 from experiments.papers.likelihood_table import heldout
 from genjax import plotting
 from genjax.data import digits
+from experiments.papers.outputs import write_csv
 
 # label -> (config, convention, {metric key: bound name}, full-run overrides)
 MODELS = {
@@ -123,10 +124,7 @@ def main(argv=None):
     for conv, (lab, value) in baselines.items():
         rows.append({"model": lab, "config": "", "data": conv, "bound": "exact", "steps": 0,
                      "train_seconds": 0.0, "test_bits_per_dim": round(value, 4)})
-    with open(os.path.join(args.workdir, "likelihood_table_bits_per_dim.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.workdir, "likelihood_table_bits_per_dim.csv"), rows)
     fig, axes = plotting.new_figure(ncols=2, nrows=1, size=3.6)
     for ax, conv in zip(axes, ("dequantized", "binarised")):
         sub = [r for r in rows if r["data"] == conv]

@@ -24,7 +24,6 @@ Wasserstein Gradient Flows" (ICML 2023), Sections 3-4.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import jax
@@ -33,6 +32,7 @@ import numpy as np
 
 from genjax import plotting
 from genjax.families import gan, monoflow
+from experiments.papers.outputs import write_csv
 
 MU = np.array([3.0, 2.0], np.float32)
 SIGMA = np.array([[0.5, 0.3], [0.3, 0.8]], np.float32)
@@ -103,10 +103,7 @@ def main(argv=None):
             rows.append({"round": r, "h": h, "kl": float(v)})
         print(f"{h:15s} KL round 0 {kl[0]:.3f}  round {rounds // 10} {kl[rounds // 10]:.4f}  "
               f"final {kl[-1]:.5f}", flush=True)
-    with open(os.path.join(args.workdir, "monoflow_gaussian_toy.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["round", "h", "kl"])
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.workdir, "monoflow_gaussian_toy.csv"), rows, ["round", "h", "kl"])
 
     shows = [0, rounds // 20, rounds // 5, rounds]
     fig, axes = plotting.new_figure(ncols=len(shows) + 1, nrows=1, size=2.6)

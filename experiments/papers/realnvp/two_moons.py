@@ -15,7 +15,6 @@ References: Dinh et al. 2017, "Density estimation using Real NVP", Fig. 1.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 
 from experiments.papers.likelihood_table import heldout
 from genjax import plotting
+from experiments.papers.outputs import write_csv
 
 
 def main(argv=None):
@@ -61,10 +61,7 @@ def main(argv=None):
            "heldout_bits_per_dim": round(m["flow_bits_per_dim"], 4),
            "latent_mean_norm": round(float(np.linalg.norm(z.mean(0))), 4),
            "latent_cov_eig_min": round(float(eig[0]), 4), "latent_cov_eig_max": round(float(eig[1]), 4)}
-    with open(os.path.join(args.workdir, "realnvp_two_moons.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        w.writeheader()
-        w.writerow(row)
+    write_csv(os.path.join(args.workdir, "realnvp_two_moons.csv"), [row])
     print(row)
 
 

@@ -24,7 +24,6 @@ gan_toy.py (FIXED_GENERATOR, LAMBDA = .1, CRITIC_ITERS).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
@@ -37,6 +36,7 @@ from genjax import plotting
 from genjax.data import toy2d
 from genjax.families import gan
 from genjax.nets.critics import ScalarMLP
+from experiments.papers.outputs import write_csv
 
 DATASETS = ("8gaussians", "25gaussians", "swissroll")
 METHODS = {"weight clipping": "wgan", "gradient penalty": "wgan_gp"}
@@ -116,10 +116,7 @@ def main(argv=None):
             ax.set_title(f"{label}: {dataset}", fontsize=8)
     png = os.path.join(args.workdir, "wgan_gp_fig1_critic_contours.png")
     plotting.save(fig, png, dpi=80)
-    with open(os.path.join(args.workdir, "wgan_gp_fig1_critic_contours.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.workdir, "wgan_gp_fig1_critic_contours.csv"), rows)
     print("wrote", png)
 
 

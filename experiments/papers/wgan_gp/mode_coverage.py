@@ -25,7 +25,6 @@ References: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs"; Lin 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
@@ -36,6 +35,7 @@ from scipy.spatial.distance import pdist
 from experiments import train
 from experiments.configs import toy2d_wgan_gp
 from genjax import metrics, plotting
+from experiments.papers.outputs import write_csv
 
 METHODS = {
     "GAN": {"gan.kind": "non_saturating", "gan.n_critic": 1},
@@ -120,10 +120,7 @@ def main(argv=None):
                          f"/{k_modes}, high-quality rate {stats['hq_rate']:.2f}", fontsize=8)
     png = os.path.join(args.workdir, "wgan_gp_mode_coverage.png")
     plotting.save(fig, png, dpi=100)
-    with open(os.path.join(args.workdir, "wgan_gp_mode_coverage.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.workdir, "wgan_gp_mode_coverage.csv"), rows)
     print("wrote", png)
 
 
