@@ -44,7 +44,8 @@ from matplotlib import ticker
 
 from genjax import metrics, plotting, samplers, schedules
 from genjax.data import mixture
-from experiments.papers.outputs import write_csv
+from experiments.papers.edm.sampler_error_summary import print_summary, summarize
+from experiments.papers.outputs import write_csv, write_json
 
 SCHEDULES = {"vp": schedules.vp_linear, "ve": schedules.ve, "edm": schedules.edm, "rectified": schedules.rectified}
 # name -> (sampler, evaluations per step, deterministic)
@@ -125,44 +126,6 @@ def run_schedule(name, nfes, batch, seed, log, floor_pairs=8, tols=(1e-2, 1e-3, 
 
 def _dist(a, b):
     return jnp.mean(jnp.linalg.norm(a - b, axis=-1))
-
-
-def _at(rows, schedule, grid, solver, nfe, key="ode_err"):
-    for r in rows:
-        if (r["schedule"], r["grid"], r["solver"], r["nfe"]) == (schedule, grid, solver, nfe):
-            return r[key]
-    return math.nan
-
-
-def _euler_nfe_to_match(rows, schedule, grid, target):
-    """NFE Euler needs for ode_err <= target: log-log interpolation of its curve (inf if never)."""
-    pts = sorted((r["nfe"], r["ode_err"]) for r in rows
-                 if (r["schedule"], r["grid"], r["solver"]) == (schedule, grid, "euler"))
-    for (n0, e0), (n1, e1) in zip(pts, pts[1:]):
-        if e0 > target >= e1:
-            w = (math.log(e0) - math.log(target)) / (math.log(e0) - math.log(e1))
-            return math.exp(math.log(n0) + w * (math.log(n1) - math.log(n0)))
-    if pts and pts[0][1] <= target:
-        return float(pts[0][0])
-    # beyond the sweep: extrapolate with Euler's first-order rate from its last point
-    n_last, e_last = pts[-1]
-    return n_last * e_last / target
-
-
-def summarize(rows, names, nfe_ref=16):
-    table = {}
-    for name in names:
-        for grid in GRIDS:
-            entry = {f"{solver}@{nfe_ref}": _at(rows, name, grid, solver, nfe_ref) for solver in
-                     ("euler", "heun", "rk4", "ddim", "dpm_solver_pp2")}
-            for solver in ("heun", "dpm_solver_pp2"):
-                entry[f"euler_nfe_to_match_{solver}@{nfe_ref}"] = _euler_nfe_to_match(
-                    rows, name, grid, entry[f"{solver}@{nfe_ref}"])
-            entry["sw_floor"] = next(r["sw_floor"] for r in rows if r["schedule"] == name)
-            entry.update({f"sw_{solver}@{nfe_ref}": _at(rows, name, grid, solver, nfe_ref, "sw") for solver in
-                          ("euler", "heun", "dpm_solver_pp2", "euler_maruyama", "edm_churn")})
-            table[f"{name}/{grid}"] = entry
-    return table
 
 
 PANELS = (  # (metric, grid, solvers, row title)
@@ -251,17 +214,10 @@ def main(argv=None):
             rows += run_schedule(name, nfes, batch, args.seed, log, floor_pairs, tols)
         write_csv(csv_path, rows, FIELDS)
     plot(rows, names, os.path.join(args.workdir, "edm_sampler_error.png"))
-    table = summarize(rows, names)
-    with open(os.path.join(args.workdir, "edm_sampler_error.json"), "w") as f:
-        json.dump(dict(summary=table, nfes=nfes, batch=batch, seconds=time.perf_counter() - start,
-                       device=str(jax.devices()[0]), jax=jax.__version__), f, indent=1)
-    cols = {"euler": "euler@16", "heun": "heun@16", "rk4": "rk4@16", "ddim": "ddim@16",
-            "dpm++2M": "dpm_solver_pp2@16", "E=heun": "euler_nfe_to_match_heun@16",
-            "E=dpm++": "euler_nfe_to_match_dpm_solver_pp2@16"}
-    print(f"\nODE endpoint error at 16 NFE, and the NFE Euler needs to match (E=; batch {batch}):")
-    print(f"{'schedule/grid':18s} " + " ".join(f"{c:>9s}" for c in cols))
-    for k, e in table.items():
-        print(f"{k:18s} " + " ".join(f"{e[v]:9.0f}" if c.startswith("E=") else f"{e[v]:9.2e}" for c, v in cols.items()))
+    table = summarize(rows, names, GRIDS)
+    write_json(os.path.join(args.workdir, "edm_sampler_error.json"),
+               dict(summary=table, nfes=nfes, batch=batch, seconds=time.perf_counter() - start))
+    print_summary(table, batch)
     log(f"wrote {args.workdir}/edm_sampler_error.{{csv,png,json}}")
 
 
