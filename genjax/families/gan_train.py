@@ -7,7 +7,10 @@
     state, metrics = jax.jit(step)(state, {"x": real}, key)     # real: [n_critic * m, ...]
 
 The real batch is split into ``n_critic`` micro-batches of m samples, one per critic update (as
-WGAN-GP draws a fresh batch for every critic iteration); each critic update draws m fresh
+WGAN-GP draws a fresh batch for every critic iteration), strided: micro-batch i holds rows i,
+i + n_critic, i + 2 n_critic, ... (``micro_batches``), so that a batch sharded over devices along its
+rows splits on every device without moving data (consecutive blocks would make XLA gather the
+whole batch onto every device, and every device would then run the whole step); each critic update draws m fresh
 generator samples. The two phases of ``genjax.train.players`` (critic, then generator) are
 ``lax.scan`` s inside the one step, which also keeps the generator's EMA and refuses a non-finite
 step as a whole. The generator update is either the objective's generator loss
@@ -55,6 +58,15 @@ def particle_targets(obj: Objective, critic: Callable, x: Array, step_size: floa
     return jax.lax.stop_gradient(x + monoflow.clip_displacement(-step_size * g, max_step))
 
 
+def micro_batches(x: Array, n: int) -> Array:
+    """[n * m, ...] -> [n, m, ...], strided: micro-batch i is rows i, i + n, ..., i + (m - 1) n.
+
+    Rows sharded over devices in contiguous blocks of a multiple of n stay where they are: the
+    reshape to [m, n, ...] splits the sharded axis on its major side, the transpose moves no row.
+    """
+    return jnp.swapaxes(x.reshape((x.shape[0] // n, n) + x.shape[1:]), 0, 1)
+
+
 def phases(obj: Objective, generator: Callable, critic: Callable, latent_dim: int, n_critic: int = 1,
            n_gen: int = 1, particle_step_size: Optional[float] = None,
            particle_max_step: Optional[float] = None) -> tuple[players.Phase, players.Phase]:
@@ -79,8 +91,7 @@ def phases(obj: Objective, generator: Callable, critic: Callable, latent_dim: in
 
     def critic_prepare(params, extra, batch, key):
         m = micro_batch(batch)
-        reals = batch["x"].reshape((n_critic, m) + batch["x"].shape[1:])
-        return None, (reals, latents(key, (n_critic, m), batch)), extra
+        return None, (micro_batches(batch["x"], n_critic), latents(key, (n_critic, m), batch)), extra
 
     def critic_loss(params, shared, each, key):
         real, z = each
@@ -135,7 +146,7 @@ def make_train_step(obj: Objective, generator: Callable, critic: Callable, tx: o
 
     def gap(params, extra, batch, key):
         del extra
-        real = batch["x"][-(batch["x"].shape[0] // n_critic):]
+        real = micro_batches(batch["x"], n_critic)[-1]       # the last critic update's reals
         z = jax.random.normal(key, (real.shape[0], latent_dim), real.dtype)
         d = lambda x: critic(params[CRITIC], x)  # noqa: E731
         return {"critic_gap": jnp.mean(d(real)) - jnp.mean(d(generator(params[GENERATOR], z)))}

@@ -61,7 +61,9 @@ def test_sigkill_and_resume_gives_identical_parameters(config, tmp_path):
     assert 0 < max(done) < STEPS, done  # killed mid-training, with a checkpoint to resume from
 
     assert (pre / "LOCK").exists()  # the killed run could not release its workdir lock
-    rerun = subprocess.run(_cmd(config, pre), cwd=ROOT, env=trainer_env(), check=True, capture_output=True, timeout=600, text=True)
+    rerun = subprocess.run(_cmd(config, pre), cwd=ROOT, env=trainer_env(), capture_output=True, timeout=600, text=True)
+    if rerun.returncode != 0:   # the resumed run's own report, untruncated
+        pytest.fail(f"the resumed run exited with {rerun.returncode}:\n{rerun.stderr[-6000:]}", pytrace=False)
     assert f"took over the stale workdir lock {pre / 'LOCK'}" in rerun.stderr  # reported, then taken over
     assert not (pre / "LOCK").exists()
     _, err = reference.communicate(timeout=600)
