@@ -44,6 +44,8 @@ os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 TEST_XLA_FLAGS = os.environ.get("GENJAX_TEST_XLA_FLAGS", "")
 os.environ["XLA_FLAGS"] = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), TEST_XLA_FLAGS) if f)
 
+_USER_PJRT_NPROC = os.environ.get("PJRT_NPROC")
+
 import jax  # noqa: E402
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -55,10 +57,15 @@ def trainer_env() -> dict:
     sets it); the compile cache settings come through ``os.environ``."""
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(_ROOT))
     env["XLA_FLAGS"] = TEST_XLA_FLAGS
+    if not _USER_PJRT_NPROC:
+        env.pop("PJRT_NPROC", None)   # sized for the suite's 8 devices: the trainer sizes its own
     return env
 
 
 jax.config.update("jax_num_cpu_devices", 8)
+from genjax.train import distributed  # noqa: E402
+
+distributed.cpu_thread_pool(8)   # 8 devices on 2 cores: room for their blocking collectives
 jax.config.update("jax_compilation_cache_dir", CACHE_DIR)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -11,6 +11,13 @@ CPU processes exchange collectives through gloo (``jax_cpu_collectives_implement
 number of CPU devices per process is ``jax_num_cpu_devices``. Both must be set before the
 backend starts, i.e. before the first JAX computation: call ``initialize`` first.
 
+Several CPU devices in one process share XLA:CPU's intra-op thread pool (as many threads as cores),
+and a collective (all-reduce, all-gather) can run on a pool thread and block it until every
+device has arrived. When the blocked collectives fill the pool, the devices that have not arrived
+cannot run: XLA aborts after 40 s ("Termination timeout ... Expected 2 threads to join the
+rendezvous"), seen on 2 cores with 2 and 8 devices under load. ``cpu_thread_pool`` gives the pool
+2 threads per device on top of the cores (``$PJRT_NPROC``, read when the backend starts).
+
 References: JAX documentation, "Multi-process environments" (jax.distributed.initialize).
 """
 from __future__ import annotations
@@ -47,6 +54,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
         if num_cpu_devices < 1:
             raise ValueError(f"num_cpu_devices must be >= 1, got {num_cpu_devices}")
         jax.config.update("jax_num_cpu_devices", int(num_cpu_devices))
+        cpu_thread_pool(int(num_cpu_devices))
     if address is None and not auto_detect:
         return False
     if address is not None and (num_processes is None or process_id is None):
@@ -61,6 +69,19 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
         jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
                                    process_id=process_id)
     return True
+
+
+def cpu_thread_pool(num_cpu_devices: int) -> int:
+    """Size XLA:CPU's intra-op pool for ``num_cpu_devices`` devices: cores + 2 per device.
+
+    Sets ``$PJRT_NPROC`` (unless it or ``$NPROC`` is already set: the user's choice wins) when
+    there is more than one device, and returns the pool size the backend will use. It takes
+    effect only if the backend has not started yet.
+    """
+    cores = os.cpu_count() or 1
+    if num_cpu_devices > 1 and not (os.environ.get("PJRT_NPROC") or os.environ.get("NPROC")):
+        os.environ["PJRT_NPROC"] = str(cores + 2 * num_cpu_devices)
+    return int(os.environ.get("PJRT_NPROC") or os.environ.get("NPROC") or cores)
 
 
 def is_primary() -> bool:

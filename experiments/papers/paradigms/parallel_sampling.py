@@ -59,6 +59,8 @@ if ARGS is not None:
     import jax
 
     jax.config.update("jax_num_cpu_devices", ARGS.host_devices)   # before any computation
+    from genjax.train import distributed
+    distributed.cpu_thread_pool(ARGS.host_devices)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
