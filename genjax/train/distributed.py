@@ -71,17 +71,18 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     return True
 
 
-def cpu_thread_pool(num_cpu_devices: int) -> int:
+def cpu_thread_pool(num_cpu_devices: int) -> int | None:
     """Size XLA:CPU's intra-op pool for ``num_cpu_devices`` devices: cores + 2 per device.
 
     Sets ``$PJRT_NPROC`` (unless it or ``$NPROC`` is already set: the user's choice wins) when
-    there is more than one device, and returns the pool size the backend will use. It takes
-    effect only if the backend has not started yet.
+    there is more than one device. Returns the pool size that the environment now asks for, or
+    None where XLA keeps its default (one device, nothing set). It takes effect only if the
+    backend has not started yet.
     """
-    cores = os.cpu_count() or 1
     if num_cpu_devices > 1 and not (os.environ.get("PJRT_NPROC") or os.environ.get("NPROC")):
-        os.environ["PJRT_NPROC"] = str(cores + 2 * num_cpu_devices)
-    return int(os.environ.get("PJRT_NPROC") or os.environ.get("NPROC") or cores)
+        os.environ["PJRT_NPROC"] = str((os.cpu_count() or 1) + 2 * num_cpu_devices)
+    size = os.environ.get("PJRT_NPROC") or os.environ.get("NPROC")
+    return int(size) if size else None
 
 
 def is_primary() -> bool:
