@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 
 def parse(argv=None):
@@ -68,11 +67,9 @@ SCHEDULE_NAMES = {"vp": "VP-linear (uniform grid)", "edm": "EDM (Karras grid)",
                   "rectified": "rectified (uniform grid)"}
 ARGS = parse() if __name__ == "__main__" else None
 if ARGS is not None:
-    import jax
-
-    jax.config.update("jax_num_cpu_devices", ARGS.host_devices)   # before any computation
     from genjax.train import distributed
-    distributed.cpu_thread_pool(ARGS.host_devices)
+
+    distributed.cpu_devices(ARGS.host_devices)   # before any computation
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -85,17 +82,6 @@ SOLVERS = {"ddim": samplers.ddim, "heun": samplers.heun, "dpm_solver_pp2": lambd
            "ancestral": samplers.ancestral}
 SCHEDULES = {"vp": (schedules.vp_linear, "uniform"), "edm": (schedules.edm, "karras"),
              "rectified": (schedules.rectified, "uniform")}   # name -> (schedule factory, time_grid kind)
-
-
-def run(fn, args, repeats):
-    """(output, compile_seconds, seconds): ``timed`` for repeats >= 1; repeats 0: compile, one call, seconds None."""
-    if repeats > 0:
-        t = timed(jax.jit(fn), args, repeats)
-        return t.out, t.compile_seconds, t.seconds
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    return jax.block_until_ready(compiled(*args)), compile_s, None
 
 
 def main(args):
@@ -113,8 +99,8 @@ def main(args):
             solver = SOLVERS[sname]()
             for n in [int(v) for v in args.steps.split(",")]:
                 ts = schedules.time_grid(s, n, kind)
-                (x_seq, info_seq), c_seq, t_seq = run(
-                    lambda x, k: samplers.sample(den, s, solver, ts, x, k), (x_init, key), args.repeats)
+                (x_seq, info_seq), c_seq, t_seq, _ = timed(
+                    jax.jit(lambda x, k: samplers.sample(den, s, solver, ts, x, k)), (x_init, key), args.repeats)
                 bound = args.tol * (1.0 + float(np.max(np.abs(np.asarray(x_seq)))))
                 configs = [("picard", int(w), int(d)) for w in args.windows.split(",") for d in args.devices.split(",")]
                 configs.append(("newton", n, 1))
@@ -123,9 +109,9 @@ def main(args):
                         continue
                     method = fixedpoint.picard() if name == "picard" else fixedpoint.newton()
                     mesh = None if ndev == 1 else jax.make_mesh((ndev,), ("time",), devices=jax.devices()[:ndev])
-                    (x_par, info), c_s, t_par = run(
-                        lambda x, k: samplers.sample_parallel(den, s, solver, ts, x, k, method=method, window=window,
-                                                              tol=args.tol, mesh=mesh),
+                    (x_par, info), c_s, t_par, _ = timed(
+                        jax.jit(lambda x, k: samplers.sample_parallel(den, s, solver, ts, x, k, method=method,
+                                                                      window=window, tol=args.tol, mesh=mesh)),
                         (x_init, key), args.repeats)
                     err = float(np.max(np.abs(np.asarray(x_par) - np.asarray(x_seq))))
                     row = {"schedule": sched, "solver": sname, "steps": n, "method": name, "window": min(window, n),

@@ -12,22 +12,25 @@ import platform
 import statistics
 import sys
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 
 class Timing(NamedTuple):
     out: Any                 # the output of the warm-up call
     compile_seconds: float
-    seconds: float           # median over the timed calls
+    seconds: Optional[float]  # median over the timed calls (None for repeats = 0)
     compiled: Any            # the executable (``compiled.memory_analysis()``)
 
 
 def timed(fn, args, repeats: int) -> Timing:
-    """Time the jitted ``fn`` on ``args``: compile apart, warm up, median of ``repeats`` calls."""
+    """Time the jitted ``fn`` on ``args``: compile apart, warm up, median of ``repeats`` calls.
+
+    ``repeats=0`` compiles and runs once (the output and compile time; ``seconds`` None).
+    """
     import jax
 
-    if repeats < 1:
-        raise ValueError(f"timed: repeats must be >= 1, got {repeats}")
+    if repeats < 0:
+        raise ValueError(f"timed: repeats must be >= 0, got {repeats}")
     start = time.perf_counter()
     compiled = fn.lower(*args).compile()
     compile_s = time.perf_counter() - start
@@ -37,7 +40,7 @@ def timed(fn, args, repeats: int) -> Timing:
         start = time.perf_counter()
         jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - start)
-    return Timing(out, compile_s, statistics.median(times), compiled)
+    return Timing(out, compile_s, statistics.median(times) if times else None, compiled)
 
 
 def machine() -> dict:

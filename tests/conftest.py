@@ -62,10 +62,9 @@ def trainer_env() -> dict:
     return env
 
 
-jax.config.update("jax_num_cpu_devices", 8)
 from genjax.train import distributed  # noqa: E402
 
-distributed.cpu_thread_pool(8)   # 8 devices on 2 cores: room for their blocking collectives
+distributed.cpu_devices(8)   # 8 host devices, and a thread pool with room for their blocking collectives
 jax.config.update("jax_compilation_cache_dir", CACHE_DIR)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -15,7 +15,7 @@ Several CPU devices in one process share XLA:CPU's intra-op thread pool (as many
 and a collective (all-reduce, all-gather) can run on a pool thread and block it until every
 device has arrived. When the blocked collectives fill the pool, the devices that have not arrived
 cannot run: XLA aborts after 40 s ("Termination timeout ... Expected 2 threads to join the
-rendezvous"), seen on 2 cores with 2 and 8 devices under load. ``cpu_thread_pool`` gives the pool
+rendezvous"), seen on 2 cores with 2 and 8 devices under load. ``cpu_devices`` / ``cpu_thread_pool`` give the pool
 2 threads per device on top of the cores (``$PJRT_NPROC``, read when the backend starts).
 
 References: JAX documentation, "Multi-process environments" (jax.distributed.initialize).
@@ -51,10 +51,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     if process_id is None and os.environ.get(_ENV[2]):
         process_id = int(os.environ[_ENV[2]])
     if num_cpu_devices is not None:
-        if num_cpu_devices < 1:
-            raise ValueError(f"num_cpu_devices must be >= 1, got {num_cpu_devices}")
-        jax.config.update("jax_num_cpu_devices", int(num_cpu_devices))
-        cpu_thread_pool(int(num_cpu_devices))
+        cpu_devices(num_cpu_devices)
     if address is None and not auto_detect:
         return False
     if address is not None and (num_processes is None or process_id is None):
@@ -69,6 +66,15 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
         jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
                                    process_id=process_id)
     return True
+
+
+def cpu_devices(num_cpu_devices: int) -> None:
+    """``num_cpu_devices`` host CPU devices in this process (``jax_num_cpu_devices``) and a thread
+    pool sized for them (``cpu_thread_pool``); before the backend starts."""
+    if num_cpu_devices < 1:
+        raise ValueError(f"num_cpu_devices must be >= 1, got {num_cpu_devices}")
+    jax.config.update("jax_num_cpu_devices", int(num_cpu_devices))
+    cpu_thread_pool(int(num_cpu_devices))
 
 
 def cpu_thread_pool(num_cpu_devices: int) -> int | None:

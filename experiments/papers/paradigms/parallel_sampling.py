@@ -56,11 +56,9 @@ def parse(argv=None):
 
 ARGS = parse() if __name__ == "__main__" else None
 if ARGS is not None:
-    import jax
-
-    jax.config.update("jax_num_cpu_devices", ARGS.host_devices)   # before any computation
     from genjax.train import distributed
-    distributed.cpu_thread_pool(ARGS.host_devices)
+
+    distributed.cpu_devices(ARGS.host_devices)   # before any computation
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
